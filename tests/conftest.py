@@ -1,0 +1,8 @@
+"""Test-wide settings: every test (and every kernel it starts) runs under the ci profile."""
+import os
+import pathlib
+
+os.environ.setdefault("VDLIB_PROFILE", "ci")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+import torch
+
+import vdlib
+from vdlib import config
+
+
+def test_profile_from_argument_and_environment(monkeypatch):
+    monkeypatch.setenv("VDLIB_PROFILE", "full")
+    assert config.current().profile == "full"
+    assert config.current("ci").profile == "ci"  # the argument wins
+    monkeypatch.delenv("VDLIB_PROFILE")
+    assert config.current().profile == config.DEFAULT_PROFILE == "book"
+
+
+@pytest.mark.parametrize("bad", ["CI", "fast", "books"])
+def test_unknown_profile_is_a_clear_error(monkeypatch, bad):
+    with pytest.raises(config.ProfileError, match="choose one of ci, book, full"):
+        config.current(bad)
+    monkeypatch.setenv("VDLIB_PROFILE", bad)
+    with pytest.raises(config.ProfileError, match="VDLIB_PROFILE"):
+        config.current()
+
+
+def test_sizes_grow_with_the_profile():
+    ci, book, full = (config.current(p) for p in config.PROFILES)
+    for key in config.SIZES:
+        assert set(config.SIZES[key]) == set(config.PROFILES), key
+        assert ci.size(key) <= book.size(key) <= full.size(key), key
+
+
+def test_unknown_size_key_names_the_known_ones():
+    with pytest.raises(config.ProfileError, match="no problem size named 'nope'.*sgd_chains"):
+        config.current("ci").size("nope")
+
+
+def test_choose_needs_every_profile():
+    cfg = config.current("book")
+    assert cfg.choose(ci=1, book=2, full=3) == 2
+    with pytest.raises(config.ProfileError, match="missing"):
+        cfg.choose(ci=1, book=2)
+
+
+def test_seed_everything_reproduces_numpy_and_torch():
+    rng1, gen1 = vdlib.seed_everything(123)
+    a = (rng1.normal(size=3), torch.randn(3, generator=gen1), torch.randn(2))
+    rng2, gen2 = vdlib.seed_everything(123)
+    b = (rng2.normal(size=3), torch.randn(3, generator=gen2), torch.randn(2))
+    np.testing.assert_array_equal(a[0], b[0])
+    assert torch.equal(a[1], b[1]) and torch.equal(a[2], b[2])  # the global torch RNG too
+    rng3, _ = vdlib.seed_everything(124)
+    assert not np.array_equal(a[0], rng3.normal(size=3))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True])
+def test_seed_must_be_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+        vdlib.seed_everything(bad)
+
+
+def test_device_selection(monkeypatch):
+    monkeypatch.delenv("VDLIB_DEVICE", raising=False)
+    assert config.select_device() == "cpu"  # CPU unless asked
+    assert config.select_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="'cpu', 'cuda' or 'auto'"):
+        config.select_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="torch.cuda.is_available"):
+            config.select_device("cuda")
+    monkeypatch.setenv("VDLIB_DEVICE", "auto")
+    assert config.current("ci").device == config.select_device("auto")
+
+
+def test_config_prints_version_profile_and_device(capsys):
+    config.current("ci", verbose=True)
+    out = capsys.readouterr().out
+    assert f"vdlib {vdlib.__version__}" in out and "profile: ci" in out and "device: cpu" in out
+
+
+def test_submodules_load_lazily_and_unknown_names_fail():
+    assert vdlib.noise.__name__ == "vdlib.noise"
+    with pytest.raises(AttributeError):
+        vdlib.not_a_module

@@ -1,0 +1,159 @@
+"""Run profiles, seeding and device selection: the one place that decides problem sizes.
+
+A *profile* names a scale for every experiment in the book:
+
+========  =====================================  ==========================================
+profile   used by                                 scale
+========  =====================================  ==========================================
+``ci``    pytest, pull-request builds             seconds per chapter; every code path runs
+``book``  the published build (the default)       minutes per chapter on CPU
+``full``  run by hand (GPU or long CPU runs)      the paper's scale; writes artifacts
+========  =====================================  ==========================================
+
+The profile comes from the ``profile=`` argument, else from the ``VDLIB_PROFILE``
+environment variable, else ``book``. Sizes are looked up by name in :data:`SIZES`, so a
+chapter never hard-codes a problem size: ``current().size("minibatch_mc_draws")``.
+
+Used in: every chapter (setup cell).
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+PROFILES = ("ci", "book", "full")
+DEFAULT_PROFILE = "book"
+ENV_PROFILE = "VDLIB_PROFILE"
+ENV_DEVICE = "VDLIB_DEVICE"
+
+# Problem sizes per experiment and profile.  Keys are "<chapter topic>_<quantity>".
+SIZES: dict[str, dict[str, Any]] = {
+    # chapter 01: mini-batch gradient noise
+    "minibatch_mc_draws": {"ci": 20_000, "book": 200_000, "full": 2_000_000},
+    "linreg_population_samples": {"ci": 20_000, "book": 200_000, "full": 2_000_000},
+    # chapter 02: SGD as an SDE (R1)
+    "sgd_chains": {"ci": 1_000, "book": 4_000, "full": 20_000},
+    "sgd_steps": {"ci": 3_000, "book": 6_000, "full": 20_000},
+    "widget_chains": {"ci": 200, "book": 500, "full": 2_000},
+    "widget_steps": {"ci": 600, "book": 1_500, "full": 4_000},
+}
+
+
+class ProfileError(ValueError):
+    """An unknown profile name or size key."""
+
+
+def _check_profile_name(name: str) -> str:
+    if name not in PROFILES:
+        raise ProfileError(
+            f"unknown run profile {name!r}: choose one of {', '.join(PROFILES)} "
+            f"(argument profile= or environment variable {ENV_PROFILE})"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Config:
+    """A resolved run configuration: the profile name and the torch device to use."""
+
+    profile: str
+    device: str = "cpu"
+    sizes: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: SIZES, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_profile_name(self.profile)
+
+    def size(self, key: str) -> Any:
+        """The problem size ``key`` under this profile, e.g. ``cfg.size("sgd_chains")``."""
+        try:
+            per_profile = self.sizes[key]
+        except KeyError:
+            known = ", ".join(sorted(self.sizes))
+            raise ProfileError(f"no problem size named {key!r} in vdlib.config.SIZES; known: {known}") from None
+        return per_profile[self.profile]
+
+    def choose(self, **by_profile: Any) -> Any:
+        """Pick a value by profile name, e.g. ``cfg.choose(ci=10, book=100, full=1000)``."""
+        missing = [p for p in PROFILES if p not in by_profile]
+        unknown = [p for p in by_profile if p not in PROFILES]
+        if missing or unknown:
+            raise ProfileError(
+                f"choose() needs exactly the keywords {', '.join(PROFILES)}; "
+                f"missing {missing or 'none'}, unknown {unknown or 'none'}"
+            )
+        return by_profile[self.profile]
+
+    @property
+    def show_progress(self) -> bool:
+        """Progress bars only where a person waits: the ``full`` profile."""
+        return self.profile == "full"
+
+    def __str__(self) -> str:
+        from . import __version__
+
+        return f"vdlib {__version__} | profile: {self.profile} | device: {self.device}"
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The profile chosen by argument, else by ``$VDLIB_PROFILE``, else ``book``."""
+    if profile is None:
+        profile = os.environ.get(ENV_PROFILE, "").strip() or DEFAULT_PROFILE
+    return _check_profile_name(profile)
+
+
+def select_device(prefer: str | None = None) -> str:
+    """The torch device to run on: ``"cuda"`` only when asked for *and* present, else ``"cpu"``.
+
+    ``prefer`` is ``"cpu"``, ``"cuda"`` or ``"auto"`` (CUDA when available); by default it is
+    read from ``$VDLIB_DEVICE`` and falls back to ``"cpu"``: the book's toy experiments are
+    faster on the CPU, and paper-scale runs ask for the GPU explicitly.
+    """
+    if prefer is None:
+        prefer = os.environ.get(ENV_DEVICE, "").strip() or "cpu"
+    if prefer not in ("cpu", "cuda", "auto"):
+        raise ValueError(f"unknown device preference {prefer!r}: use 'cpu', 'cuda' or 'auto' (also via ${ENV_DEVICE})")
+    if prefer == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if prefer == "cuda":
+        raise RuntimeError(
+            "CUDA was asked for (device='cuda' or VDLIB_DEVICE=cuda) but torch.cuda.is_available() is False: "
+            "install a CUDA build of torch (see README, 'Using a GPU') or use device='cpu'"
+        )
+    return "cpu"
+
+
+def current(profile: str | None = None, device: str | None = None, verbose: bool = False) -> Config:
+    """Resolve the run configuration; with ``verbose=True`` print it (chapters do)."""
+    cfg = Config(profile=profile_name(profile), device=select_device(device))
+    if verbose:
+        print(cfg)
+    return cfg
+
+
+def seed_everything(seed: int):
+    """Seed Python, NumPy and torch; return ``(numpy Generator, torch Generator)`` for explicit use.
+
+    Experiments take these generators (or a ``seed=``) as arguments; nothing relies on hidden
+    global state. On a GPU the cuDNN flags are set for deterministic kernels.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    import torch
+
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    gen = torch.Generator().manual_seed(seed)
+    return np.random.default_rng(seed), gen
