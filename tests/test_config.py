@@ -82,3 +82,8 @@ def test_submodules_load_lazily_and_unknown_names_fail():
     assert vdlib.noise.__name__ == "vdlib.noise"
     with pytest.raises(AttributeError):
         vdlib.not_a_module
+
+
+def test_describe_environment_names_versions_and_cuda():
+    text = config.describe_environment()
+    assert torch.__version__ in text and "cuda available:" in text and "profile:" in text
