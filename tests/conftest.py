@@ -3,6 +3,5 @@ import os
 import pathlib
 
 os.environ.setdefault("VDLIB_PROFILE", "ci")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -51,3 +51,29 @@ def test_chapter_follows_the_template(path):
         assert heading in text, f"{path.name} lacks {heading!r}"
     assert text.count("```{exercise-start}") + text.count("```{exercise}") >= 3, f"{path.name}: fewer than 3 exercises"
     assert "seed_everything(" in text and "vdlib.current(" in text, f"{path.name}: no seeded setup cell"
+
+
+def _bib_keys():
+    import re
+
+    return set(re.findall(r"^@\w+\{([^,\s]+),", (ROOT / "references.bib").read_text(), re.M))
+
+
+def test_citations_use_the_page_prefix_and_exist_in_references_bib():
+    """Each page lists its own references (`:keyprefix:`), so the same entry on two pages is no duplicate."""
+    import re
+
+    keys, prefixes = _bib_keys(), {}
+    for entry in book.toc_files(ROOT):
+        text = (ROOT / f"{entry}.md").read_text()
+        cites = [k.strip() for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text) for k in group.split(",")]
+        if not cites:
+            continue
+        m = re.search(r"```\{bibliography\}\n(?::[^\n]*\n)*?:keyprefix: (\S+)", text)
+        assert m, f"{entry}.md cites but has no {{bibliography}} with a :keyprefix:"
+        prefix = m.group(1)
+        assert prefix not in prefixes.values(), f"{entry}.md reuses the key prefix {prefix!r}"
+        prefixes[entry] = prefix
+        for key in cites:
+            assert key.startswith(prefix), f"{entry}.md: citation {key!r} lacks the page prefix {prefix!r}"
+            assert key[len(prefix):] in keys, f"{entry}.md: {key[len(prefix):]!r} is not in references.bib"

@@ -108,3 +108,113 @@ def make_linear_regression(
         raise ValueError(f"noise must be 'homoscedastic' or 'heteroscedastic', got {noise!r}")
     y = A @ x_true + sigma * eps
     return LinearRegression(A, y, description=f"{noise} 2-D linear regression, N={N}, seed={seed}")
+
+
+def diffusion_at_minimiser(problem: LinearRegression) -> np.ndarray:
+    """D(x*) = (1/N) Σ_k r_k² a_k a_kᵀ with r_k = a_kᵀx* − y_k, the residuals at the least-squares minimiser.
+
+    At x* the normal equations Σ_k a_k r_k = 0 make the full gradient vanish, so the g gᵀ term of
+    Definition 1 drops out. Computed from this formula (not from :func:`vdlib.noise.diffusion_matrix`),
+    so comparing the two checks the identity.
+
+    Used in: 01_minibatch_noise
+    """
+    r = problem.residuals(problem.minimiser())
+    return (problem.A * (r**2)[:, None]).T @ problem.A / problem.N
+
+
+def _symmetric_psd(cov, name: str) -> np.ndarray:
+    cov = np.asarray(cov, dtype=float)
+    if cov.ndim != 2 or cov.shape[0] != cov.shape[1]:
+        raise ValueError(f"{name} must be a square d×d matrix, got shape {cov.shape}")
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    if np.linalg.eigvalsh(cov).min() < -1e-10 * max(1.0, np.abs(cov).max()):
+        raise ValueError(f"{name} must be positive semi-definite (it is a covariance)")
+    return cov
+
+
+def population_diffusion(x, x_star, cov_a, noise_var: float) -> np.ndarray:
+    """Closed-form D(x) for the Gaussian design a ~ N(0, Σ_a), y = aᵀx* + ε, ε ~ N(0, σ²) independent of a.
+
+        D(x) = (σ² + eᵀΣ_a e) Σ_a + Σ_a e eᵀ Σ_a,   e = x − x*,
+
+    the population limit (N → ∞) of the per-sample-gradient covariance of f_k = ½(a_kᵀx − y_k)².
+    The Hessian is H = Σ_a, so D(x*) = σ² H. Derived with Isserlis' theorem in
+    :func:`vdlib.symbolic.gaussian_design_moments`.
+
+    Used in: 01_minibatch_noise
+    """
+    cov_a = _symmetric_psd(cov_a, "cov_a")
+    d = cov_a.shape[0]
+    x, x_star = np.asarray(x, dtype=float), np.asarray(x_star, dtype=float)
+    if x.shape != (d,) or x_star.shape != (d,):
+        raise ValueError(f"x and x_star must have shape ({d},) to match cov_a, got {x.shape} and {x_star.shape}")
+    if not np.isfinite(noise_var) or noise_var < 0:
+        raise ValueError(f"noise_var is the label-noise variance σ² and must be >= 0, got {noise_var!r}")
+    e = x - x_star
+    s_e = cov_a @ e
+    return (noise_var + e @ s_e) * cov_a + np.outer(s_e, s_e)
+
+
+def commutator(A, B) -> np.ndarray:
+    """[A, B] = AB − BA for two square matrices of the same size.
+
+    Used in: 01_minibatch_noise
+    """
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape != B.shape:
+        raise ValueError(f"commutator needs two square matrices of equal size, got shapes {A.shape} and {B.shape}")
+    return A @ B - B @ A
+
+
+def relative_commutator_norm(A, B) -> float:
+    """‖[A, B]‖_F / (‖A‖_F ‖B‖_F): a scale-free measure of how far A and B are from commuting.
+
+    It is 0 exactly when A and B commute (share eigenvectors, for symmetric A, B) and at most √2.
+
+    Used in: 01_minibatch_noise
+    """
+    C = commutator(A, B)
+    scale = np.linalg.norm(A) * np.linalg.norm(B)
+    if scale == 0:
+        raise ValueError("relative_commutator_norm is undefined when one of the matrices is zero")
+    return float(np.linalg.norm(C) / scale)
+
+
+def plot_noise_geometry(H, diffusions, titles):
+    """Figure: one panel per D, showing the ellipse of H and of D rescaled to tr H.
+
+    Each symmetric matrix M is drawn as the ellipse with axes along its eigenvectors and
+    semi-axes 2√λ_i (its "2-σ ellipse" if M were a covariance).
+
+    Rescaling only changes the size, so the panels compare *shapes and orientations*: when D
+    commutes with H the two ellipses share their axes; when it does not they are tilted
+    against each other. Returns the matplotlib figure.
+
+    Used in: 01_minibatch_noise
+    """
+    from .plotting import ROLE_COLORS, covariance_ellipse, new_figure
+
+    H = np.asarray(H, dtype=float)
+    if H.shape != (2, 2):
+        raise ValueError(f"plot_noise_geometry draws 2-D ellipses; H must be 2×2, got {H.shape}")
+    if len(diffusions) != len(titles):
+        raise ValueError(f"need one title per diffusion matrix, got {len(diffusions)} matrices and {len(titles)} titles")
+    fig, axes = new_figure(ncols=len(diffusions), size="wide")
+    axes = np.atleast_1d(axes)
+    radius = 2.0 * np.sqrt(np.linalg.eigvalsh(H).max()) * 1.15
+    for ax, D, title in zip(axes, diffusions, titles):
+        D = np.asarray(D, dtype=float)
+        covariance_ellipse(ax, H, color=ROLE_COLORS["theory"], ls="--", label="$H$")
+        covariance_ellipse(ax, D * np.trace(H) / np.trace(D), color=ROLE_COLORS["simulation"],
+                           label=r"$D\,\cdot\,\mathrm{tr}\,H/\mathrm{tr}\,D$")
+        ax.set_xlim(-radius, radius)
+        ax.set_ylim(-radius, radius)
+        ax.set_aspect("equal")
+        ax.set_title(title)
+        ax.set_xlabel("$x_1$")
+    axes[0].set_ylabel("$x_2$")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles))
+    return fig

@@ -1,0 +1,181 @@
+"""Build the book and open every page of the table of contents in headless Chromium.
+
+For each page: no request leaves the machine (only file:, data:, blob:, about: URLs), nothing
+fails to load, math is typeset by the vendored MathJax with no raw TeX left in the prose, and on
+pages with widgets the html-manager draws the sliders at the values stored in the widget state,
+next to an ordinary figure (the static fallback). A full-page screenshot of every page is saved
+under test-artifacts/screenshots/ for people to look at.
+
+Environment:
+  CHROMIUM=/path/to/chromium    browser binary (default: /usr/bin/chromium, chromium-browser, google-chrome)
+  VDLIB_REQUIRE_BROWSER=1       fail instead of skip when no browser is found (CI sets it)
+  VDLIB_BOOK_ROOT=/path/to/book build another book root (default: this repository)
+  VDLIB_BROWSER_HTML=/path/html check an existing build (its _build/html folder) instead of building
+
+Takes about a minute: the book is executed from scratch under the ci profile.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+
+from browser import (
+    CHROMIUM_ARGS,
+    CHROMIUM_INSTALL_HINT,
+    WIDGET_VIEW_MIME,
+    PageRecord,
+    build_book,
+    find_chromium,
+    is_local,
+    load_problems,
+    math_problems,
+    widget_problems,
+    INSPECT_JS,
+    MATHJAX_DONE_JS,
+    VIEWS_RENDERED_JS,
+)
+from conftest import ROOT
+from vdlib.book import TocError, toc_files
+
+BOOK_ROOT = Path(os.environ.get("VDLIB_BOOK_ROOT") or ROOT).resolve()
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+WAIT_MS = 30_000  # MathJax / widget manager; both finish in about a second on a laptop
+
+try:
+    ENTRIES = toc_files(BOOK_ROOT)
+    TOC_ERROR = None
+except TocError as e:  # reported by test_toc_is_readable instead of breaking collection
+    ENTRIES, TOC_ERROR = [], str(e)
+
+
+def test_toc_is_readable():
+    assert TOC_ERROR is None, TOC_ERROR
+    assert ENTRIES, f"no pages in {BOOK_ROOT / '_toc.yml'}"
+
+
+def skip_or_fail(msg: str):
+    """Skip on a machine without a browser; fail where one is required (CI sets VDLIB_REQUIRE_BROWSER=1)."""
+    if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
+        pytest.fail(msg + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = find_chromium()
+    if path is None:
+        where = f"$CHROMIUM={os.environ['CHROMIUM']} does not exist" if os.environ.get("CHROMIUM") else "no Chromium found"
+        skip_or_fail(f"{where}: {CHROMIUM_INSTALL_HINT}")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
+    return path
+
+
+@pytest.fixture(scope="session")
+def built_html(chromium_path, tmp_path_factory) -> Path:
+    """The html folder of a fresh build (or of $VDLIB_BROWSER_HTML)."""
+    given = os.environ.get("VDLIB_BROWSER_HTML")
+    if given:
+        html = Path(given).resolve()
+        if not (html / "index.html").exists():
+            pytest.fail(f"VDLIB_BROWSER_HTML={given} has no index.html", pytrace=False)
+        return html
+    try:
+        return build_book(BOOK_ROOT, tmp_path_factory.mktemp("book"), ARTIFACTS / "book-build.log")
+    except (RuntimeError, FileNotFoundError) as e:
+        error = str(e)
+    pytest.fail(error, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        try:
+            b = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        except Exception as e:  # a broken or incompatible browser: say which binary
+            pytest.fail(f"could not start {chromium_path}: {e}", pytrace=False)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(request):
+    """Paths of the screenshots taken; listed at the end of the run."""
+    for old in SCREENSHOTS.glob("*.png"):  # no stale pictures of pages that no longer exist
+        old.unlink()
+    shots: list[Path] = []
+    yield shots
+    if shots:
+        capman = request.config.pluginmanager.getplugin("capturemanager")
+        with capman.global_and_fixture_disabled() if capman else contextlib.nullcontext():
+            print(f"\nbrowser screenshots ({len(shots)}):", *(f"  {shot}" for shot in shots), sep="\n")
+
+
+def page_file(html: Path, entry: str) -> Path:
+    return html / f"{entry}.html"
+
+
+def test_some_page_has_a_widget(built_html):
+    """The widget checks below must not pass vacuously."""
+    pages = [e for e in ENTRIES if page_file(built_html, e).exists() and WIDGET_VIEW_MIME in page_file(built_html, e).read_text()]
+    if not pages:
+        pytest.fail(
+            f"no page of {BOOK_ROOT} contains a widget view ({WIDGET_VIEW_MIME}), so the widget checks would pass "
+            "vacuously; the chapters that call vdlib.widgets.panel should embed one (did their cells run?)",
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_page_in_chromium(entry, built_html, browser, screenshots):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    path = page_file(built_html, entry)
+    assert path.exists(), f"{entry}: no built page at {path}"
+    source = path.read_text()
+    has_widgets = WIDGET_VIEW_MIME in source
+    static_url = (built_html / "_static").as_uri() + "/"
+
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    # block (and record) anything that would leave the machine; local files load as usual
+    context.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
+    page = context.new_page()
+    rec = PageRecord()
+    rec.attach(page)
+    problems: list[str] = []
+    try:
+        page.goto(path.as_uri(), wait_until="load", timeout=60_000)
+        mathjax = page.evaluate(MATHJAX_DONE_JS, WAIT_MS)  # 'not loaded' is reported by math_problems
+        if mathjax not in ("done", "not loaded"):
+            problems.append(f"MathJax's first typesetting pass {mathjax} (limit {WAIT_MS // 1000} s)")
+        if has_widgets:
+            try:
+                page.wait_for_function(VIEWS_RENDERED_JS, timeout=WAIT_MS)
+            except PlaywrightTimeout:
+                problems.append(f"the widget manager did not render every widget view within {WAIT_MS // 1000} s")
+        try:
+            page.wait_for_load_state("networkidle", timeout=WAIT_MS)  # fonts requested by late CSS
+        except PlaywrightTimeout:
+            problems.append("the page kept loading resources")
+        shot = SCREENSHOTS / (entry.replace("/", "_") + ".png")
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        screenshots.append(shot)
+        info = page.evaluate(INSPECT_JS)
+    finally:
+        context.close()
+
+    problems += load_problems(rec)
+    problems += math_problems(info, static_url)
+    if has_widgets:
+        problems += widget_problems(info, static_url)
+    if problems:
+        pytest.fail(f"{entry} ({path}):\n  - " + "\n  - ".join(problems), pytrace=False)
