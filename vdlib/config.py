@@ -40,6 +40,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "sgd_steps": {"ci": 3_000, "book": 6_000, "full": 20_000},
     "widget_chains": {"ci": 200, "book": 500, "full": 2_000},
     "widget_steps": {"ci": 600, "book": 1_500, "full": 4_000},
+    "sgd_sweep_chains": {"ci": 200, "book": 1_000, "full": 4_000},
 }
 
 
