@@ -23,10 +23,11 @@ Used in: 02_sgd_as_sde.
 """
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 import scipy.linalg
+
+from . import checks
 
 __all__ = [
     "temperature",
@@ -40,33 +41,8 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # input checks (shared by the solvers; messages say what to change)
 # --------------------------------------------------------------------------------------------
-def _check_eta(eta) -> float:
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-        raise TypeError(f"learning rate eta must be a real number, got {eta!r}")
-    eta = float(eta)
-    if not np.isfinite(eta) or eta <= 0:
-        raise ValueError(f"learning rate eta must be a positive finite number, got {eta}; use eta > 0")
-    return eta
-
-
-def _check_batch(b, N=None, replacement: bool = True) -> int:
-    if isinstance(b, bool) or not isinstance(b, numbers.Integral):
-        raise TypeError(
-            f"batch size b must be an integer (a count of examples), got {b!r} of type {type(b).__name__}; "
-            "pass e.g. b=10"
-        )
-    b = int(b)
-    if b < 1:
-        raise ValueError(f"batch size b must be at least 1, got {b}")
-    if N is not None:
-        if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
-            raise ValueError(f"dataset size N must be a positive integer, got {N!r}")
-        if not replacement and b > N:
-            raise ValueError(
-                f"batch size b={b} exceeds the dataset size N={N}: without replacement a batch holds at most "
-                "N examples; use b <= N or replacement=True"
-            )
-    return b
+_check_eta = checks.learning_rate
+_check_batch = checks.batch_size
 
 
 def _as_square(name: str, M) -> np.ndarray:

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from . import checks
+
 #: Largest number of batches :func:`enumerate_minibatch_covariance` will visit by default.
 MAX_ENUMERATED_BATCHES = 2_000_000
 
@@ -39,25 +41,6 @@ def _as_gradient_matrix(G) -> np.ndarray:
     if not np.all(np.isfinite(G)):
         raise ValueError("G contains NaN or infinite entries; check the per-sample gradients")
     return G
-
-
-def _check_count(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}; pass e.g. {name}=10")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _check_batch_size(b, N: int, replacement: bool) -> int:
-    b = _check_count(b, "batch size b")
-    if not replacement and b > N:
-        raise ValueError(
-            f"batch size b={b} is larger than the dataset (N={N}): without replacement a batch has at most N "
-            "examples; use b <= N or replacement=True"
-        )
-    return b
 
 
 def diffusion_matrix(G) -> np.ndarray:
@@ -96,8 +79,8 @@ def without_replacement_factor(b: int, N: int) -> float:
 
     Used in: 01_minibatch_noise
     """
-    N = _check_count(N, "dataset size N", minimum=2)
-    b = _check_batch_size(b, N, replacement=False)
+    N = checks.integer(N, "dataset size N", minimum=2)
+    b = checks.batch_size(b, N, replacement=False)
     return (1.0 - b / N) * N / (N - 1)
 
 
@@ -111,7 +94,7 @@ def minibatch_covariance(G, b: int, replacement: bool = True) -> np.ndarray:
     """
     G = _as_gradient_matrix(G)
     N = G.shape[0]
-    b = _check_batch_size(b, N, replacement)
+    b = checks.batch_size(b, N, replacement)
     D = diffusion_matrix(G)
     factor = 1.0 if replacement else without_replacement_factor(b, N)
     return factor * D / b
@@ -122,8 +105,8 @@ def number_of_batches(N: int, b: int, replacement: bool = True) -> int:
 
     Used in: 01_minibatch_noise
     """
-    N = _check_count(N, "dataset size N")
-    b = _check_batch_size(b, N, replacement)
+    N = checks.integer(N, "dataset size N")
+    b = checks.batch_size(b, N, replacement)
     return N**b if replacement else math.comb(N, b)
 
 
@@ -139,7 +122,7 @@ def enumerate_minibatch_covariance(G, b: int, replacement: bool = True, max_batc
     """
     G = _as_gradient_matrix(G)
     N, d = G.shape
-    b = _check_batch_size(b, N, replacement)
+    b = checks.batch_size(b, N, replacement)
     count = number_of_batches(N, b, replacement)
     if count > max_batches:
         raise ValueError(
@@ -164,9 +147,9 @@ def sample_minibatch_gradients(G, b: int, draws: int, replacement: bool = True, 
     """
     G = _as_gradient_matrix(G)
     N, d = G.shape
-    b = _check_batch_size(b, N, replacement)
-    draws = _check_count(draws, "draws")
-    chunk = _check_count(chunk, "chunk")
+    b = checks.batch_size(b, N, replacement)
+    draws = checks.integer(draws, "draws")
+    chunk = checks.integer(chunk, "chunk")
     rng = np.random.default_rng(rng)
     out = np.empty((draws, d))
     for start in range(0, draws, chunk):
@@ -190,6 +173,17 @@ def _as_samples(samples) -> np.ndarray:
     return X
 
 
+def _centre(X: np.ndarray, mean):
+    """Samples minus ``mean`` (or minus their own mean) and the matching M/(M − 1) correction."""
+    M, d = X.shape
+    if mean is None:
+        return X - X.mean(axis=0), M / (M - 1)
+    mean = np.asarray(mean, dtype=float)
+    if mean.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},) to match the samples, got {mean.shape}")
+    return X - mean, 1.0
+
+
 def empirical_covariance(samples, mean=None):
     """Monte Carlo covariance of ``samples`` (draws×d) and its entrywise standard error.
 
@@ -203,14 +197,8 @@ def empirical_covariance(samples, mean=None):
     Used in: 01_minibatch_noise
     """
     X = _as_samples(samples)
-    M, d = X.shape
-    if mean is None:
-        centred, correction = X - X.mean(axis=0), M / (M - 1)
-    else:
-        mean = np.asarray(mean, dtype=float)
-        if mean.shape != (d,):
-            raise ValueError(f"mean must have shape ({d},) to match the samples, got {mean.shape}")
-        centred, correction = X - mean, 1.0
+    M = X.shape[0]
+    centred, correction = _centre(X, mean)
     products = centred[:, :, None] * centred[:, None, :]
     C = products.mean(axis=0) * correction
     se = products.std(axis=0, ddof=1) / math.sqrt(M) * correction
@@ -234,13 +222,7 @@ def trace_ratio(samples, exact_cov, mean=None):
     scale = float(np.trace(exact_cov))
     if not scale > 0:
         raise ValueError(f"the exact covariance has trace {scale}; a ratio needs a positive trace")
-    if mean is None:
-        centred, correction = X - X.mean(axis=0), M / (M - 1)
-    else:
-        mean = np.asarray(mean, dtype=float)
-        if mean.shape != (d,):
-            raise ValueError(f"mean must have shape ({d},) to match the samples, got {mean.shape}")
-        centred, correction = X - mean, 1.0
+    centred, correction = _centre(X, mean)
     sq = np.einsum("md,md->m", centred, centred)
     return float(sq.mean() * correction / scale), float(sq.std(ddof=1) / math.sqrt(M) * correction / scale)
 
@@ -277,7 +259,7 @@ def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=Non
     """
     from .plotting import PALETTE, ROLE_COLORS, new_figure
 
-    N = _check_count(N, "dataset size N", minimum=2)
+    N = checks.integer(N, "dataset size N", minimum=2)
     fig, ax = new_figure()
     grid = np.arange(1, N + 1)
     ax.plot(grid, np.ones_like(grid, dtype=float), color=ROLE_COLORS["theory"], lw=1.2, ls="--",

@@ -23,6 +23,8 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
+from . import checks
+
 __all__ = ["EMResult", "euler_maruyama"]
 
 Sqrt = Union[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, np.ndarray]
@@ -97,15 +99,6 @@ def _few_threads(device=None, threads: int = 1):
         torch.set_num_threads(old)
 
 
-def _check_int(name: str, v, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
-    v = int(v)
-    if v < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {v}")
-    return v
-
-
 def _as_tensor(x, dtype, device) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.to(dtype=dtype, device=device)
@@ -155,13 +148,13 @@ def euler_maruyama(
     if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not np.isfinite(dt) or dt <= 0:
         raise ValueError(f"time step dt must be a positive finite number, got {dt!r}; use dt > 0")
     dt = float(dt)
-    n_steps = _check_int("n_steps", n_steps, 1)
-    seed = _check_int("seed", seed, 0)
+    n_steps = checks.integer(n_steps, "n_steps", 1)
+    seed = checks.integer(seed, "seed", 0)
     if record_every is None:
         record_every = n_steps
-    record_every = _check_int("record_every", record_every, 1)
+    record_every = checks.integer(record_every, "record_every", 1)
     if average_from is not None:
-        average_from = _check_int("average_from", average_from, 0)
+        average_from = checks.integer(average_from, "average_from", 0)
         if average_from >= n_steps:
             raise ValueError(
                 f"average_from={average_from} must be smaller than n_steps={n_steps}: nothing would be averaged; "

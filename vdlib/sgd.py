@@ -20,13 +20,13 @@ Used in: 02_sgd_as_sde.
 """
 from __future__ import annotations
 
-import numbers
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from . import checks
 from .linear import _check_batch, _check_eta, max_stable_learning_rate, temperature
 from .regression import LinearRegression
 from .sde import _few_threads
@@ -94,29 +94,20 @@ def _check_problem(problem) -> LinearRegression:
     return problem
 
 
-def _check_count(name: str, v, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
-    v = int(v)
-    if v < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {v}")
-    return v
-
-
 def _check_run(n_steps, burn_in, n_chains, record_every, seed):
-    n_steps = _check_count("n_steps", n_steps, 1)
+    n_steps = checks.integer(n_steps, "n_steps", 1)
     if burn_in is None:
         burn_in = n_steps // 2
-    burn_in = _check_count("burn_in", burn_in, 0)
+    burn_in = checks.integer(burn_in, "burn_in", 0)
     if n_steps <= burn_in:
         raise ValueError(
             f"n_steps={n_steps} must exceed burn_in={burn_in}: the time averages use the steps after the burn-in; "
             "run more steps or lower burn_in"
         )
-    n_chains = _check_count("n_chains", n_chains, 2)
+    n_chains = checks.integer(n_chains, "n_chains", 2)
     if record_every is not None:
-        record_every = _check_count("record_every", record_every, 1)
-    seed = _check_count("seed", seed, 0)
+        record_every = checks.integer(record_every, "record_every", 1)
+    seed = checks.integer(seed, "seed", 0)
     return n_steps, burn_in, n_chains, record_every, seed
 
 
