@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from .symbolic import symmetric_matrix_symbols
+
 __all__ = [
     "symmetric_matrix",
     "moment_matching",
@@ -38,15 +40,8 @@ mu = sp.Symbol("mu", positive=True)  # momentum
 
 
 def symmetric_matrix(name: str, d: int = 2) -> sp.Matrix:
-    """A general symmetric d×d matrix with entries ``name_ij`` (i ≤ j).
-
-    Used in: 02_sgd_as_sde
-    """
-    entries = {}
-    for i in range(d):
-        for j in range(i, d):
-            entries[(i, j)] = entries[(j, i)] = sp.Symbol(f"{name}_{{{i + 1}{j + 1}}}", real=True)
-    return sp.Matrix(d, d, lambda i, j: entries[(i, j)])
+    """A general symmetric d×d matrix with entries ``name_ij`` (i ≤ j). Used in: 02_sgd_as_sde"""
+    return symmetric_matrix_symbols(d, name)
 
 
 @dataclass
