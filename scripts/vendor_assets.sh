@@ -17,7 +17,9 @@ rq=requirejs-$REQUIREJS/package
 hm=jupyter-widgets-html-manager-$HTML_MANAGER/package
 
 out=$root/_vendor
-rm -rf "$out/mathjax" "$out/widgets"
+# _vendor/widgets/require-config.js is the project's own file (see its header): keep it.
+rm -rf "$out/mathjax"
+[[ -d "$out/widgets" ]] && find "$out/widgets" -mindepth 1 ! -name require-config.js -delete
 mkdir -p "$out/mathjax/output/chtml/fonts" "$out/mathjax/input/tex" "$out/widgets"
 cp "$mj/es5/tex-chtml.js" "$out/mathjax/"
 cp -r "$mj/es5/output/chtml/fonts/woff-v2" "$out/mathjax/output/chtml/fonts/"
@@ -30,25 +32,6 @@ cp "$hm/dist/embed-amd.js" "$out/widgets/embed-amd.js"
 cp "$hm/dist/embed.js.LICENSE.txt" "$out/widgets/embed-amd.js.LICENSE.txt"
 cp "$hm/LICENSE" "$out/widgets/LICENSE.html-manager"
 cp "$hm"/dist/*.woff2 "$out/widgets/"
-# Without this, the html-manager asks for its fonts under <page folder>/@jupyter-widgets/ (404s).
-cat > "$out/widgets/require-config.js" <<'EOJS'
-// Written by scripts/vendor_assets.sh; loaded between require.js and embed-amd.js (nb_ipywidgets_js
-// in _config.yml). Each AMD module in the vendored @jupyter-widgets/html-manager bundle looks for
-// its font files in the folder that require.js assigns to the module, by default under the page's
-// own folder (<page folder>/@jupyter-widgets/..., which does not exist: a 404 on every widget page).
-// Place all four modules in this script's folder, where the fonts are vendored.
-(function () {
-  var here = new URL(".", document.currentScript.src).href.replace(/\/$/, "");
-  require.config({
-    paths: {
-      "@jupyter-widgets/base": here + "/base",
-      "@jupyter-widgets/controls": here + "/controls",
-      "@jupyter-widgets/html-manager": here + "/html-manager",
-      "@jupyter-widgets/html-manager/dist": here,
-    },
-  });
-})();
-EOJS
 cat > "$out/VERSIONS" <<EOV
 mathjax $MATHJAX (Apache-2.0)
 requirejs $REQUIREJS (MIT)
