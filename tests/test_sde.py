@@ -52,6 +52,19 @@ def test_constant_matrix_callable_and_batch_give_the_same_path():
     assert np.allclose(a.final, b.final) and np.allclose(a.final, c.final, atol=1e-6)
 
 
+@pytest.mark.parametrize("sigma", [0.7, [[0.3, 0.0], [0.0, 0.2]]])
+def test_diagonal_fast_path_matches_the_matrix_product(sigma):
+    """A constant scalar/diagonal σ skips the matrix product; the path must equal the general route's."""
+    n, d = 64, 2
+    S = torch.as_tensor(np.asarray(sigma, dtype=float) * (np.eye(d) if np.ndim(sigma) == 0 else 1.0), dtype=torch.float32)
+    drift = lambda x: -x + 0.3 * x.flip(1)  # noqa: E731
+    x0 = np.ones((n, d))
+    fast = sde.euler_maruyama(drift, sigma, x0, 0.01, 200, seed=11)
+    general = sde.euler_maruyama(drift, lambda x: S, x0, 0.01, 200, seed=11)  # a callable takes the z σᵀ route
+    assert np.allclose(fast.final, general.final, atol=1e-5)
+    assert not np.allclose(fast.final, x0)  # the noise and drift did act
+
+
 def test_seeds_reproduce_and_differ():
     args = (_ou(1.0), [[1.0]], np.zeros((100, 1)), 0.01, 200)
     r1, r2, r3 = (sde.euler_maruyama(*args, seed=s) for s in (3, 3, 4))

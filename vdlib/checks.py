@@ -28,11 +28,16 @@ def batch_size(b, N=None, replacement: bool = True) -> int:
     return b
 
 
+def positive(value, name: str) -> float:
+    """A positive finite real number (``name`` goes into the error message)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value}; use {name} > 0")
+    return value
+
+
 def learning_rate(eta) -> float:
     """A learning rate: a positive finite real number."""
-    if isinstance(eta, bool) or not isinstance(eta, numbers.Real):
-        raise TypeError(f"learning rate eta must be a real number, got {eta!r}")
-    eta = float(eta)
-    if not math.isfinite(eta) or eta <= 0:
-        raise ValueError(f"learning rate eta must be a positive finite number, got {eta}; use eta > 0")
-    return eta
+    return positive(eta, "learning rate eta")

@@ -41,6 +41,21 @@ SIZES: dict[str, dict[str, Any]] = {
     "widget_chains": {"ci": 200, "book": 500, "full": 2_000},
     "widget_steps": {"ci": 600, "book": 1_500, "full": 4_000},
     "sgd_sweep_chains": {"ci": 200, "book": 1_000, "full": 4_000},
+    # chapter 04: the potential and the force (1-D grid for the FP solver and the closed form)
+    "potential_grid_1d": {"ci": 801, "book": 2_001, "full": 8_001},
+    "potential_grid_2d": {"ci": 141, "book": 201, "full": 301},
+    # chapter 06: Wasserstein gradient flow and JKO (R12)
+    "jko_particles": {"ci": 200, "book": 600, "full": 2_000},
+    "jko_n_tau": {"ci": 4, "book": 6, "full": 7},
+    "jko_fp_grid": {"ci": 800, "book": 1_600, "full": 3_200},
+    "jko_fp_steps_per_unit": {"ci": 2_000, "book": 8_000, "full": 16_000},
+    "jko_sde_particles": {"ci": 300, "book": 800, "full": 1_000},
+    # chapter 03: the Fokker-Planck equation (SDE ensemble vs grid solution)
+    "fokker_planck_particles": {"ci": 4_000, "book": 20_000, "full": 200_000},
+    "fokker_planck_steps": {"ci": 1_500, "book": 3_000, "full": 10_000},
+    # chapter 05: free energy along the Fokker-Planck flow (R6)
+    "free_energy_grid": {"ci": 48, "book": 96, "full": 160},
+    "free_energy_steps": {"ci": 400, "book": 800, "full": 2_000},
 }
 
 

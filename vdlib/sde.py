@@ -208,6 +208,10 @@ def euler_maruyama(
 
     gen = torch.Generator(device=device).manual_seed(seed)
     sqdt = float(np.sqrt(dt))
+    # A constant diagonal σ (scalar noise included) needs no matrix product: z ⊙ diag(σ)√Δt.
+    diagonal_noise_scale = None
+    if constant_sigma is not None and m == d and torch.count_nonzero(constant_sigma - torch.diag(torch.diagonal(constant_sigma))) == 0:
+        diagonal_noise_scale = torch.diagonal(constant_sigma).clone() * sqdt
     times, snaps = [0.0], [x.detach().cpu().double().numpy().copy()]
     acc1 = acc2 = None
     if average_from is not None:
@@ -218,11 +222,14 @@ def euler_maruyama(
     with _few_threads(device):
         for k in range(1, n_steps + 1):
             z = torch.randn(n, m, generator=gen, dtype=dtype, device=device)
-            if sx.ndim == 2:
-                noise = z @ sx.T
+            if diagonal_noise_scale is not None:
+                x = torch.addcmul(x.add(fx, alpha=dt), z, diagonal_noise_scale)
             else:
-                noise = torch.bmm(sx, z.unsqueeze(-1)).squeeze(-1)
-            x = x + fx * dt + noise * sqdt
+                if sx.ndim == 2:
+                    noise = z @ sx.T
+                else:
+                    noise = torch.bmm(sx, z.unsqueeze(-1)).squeeze(-1)
+                x = x + fx * dt + noise * sqdt
             if not torch.isfinite(x.sum()):  # a NaN or ±inf anywhere makes the sum non-finite
                 raise FloatingPointError(
                     f"Euler–Maruyama diverged at step {k} (t = {k * dt:g}): a particle became NaN or infinite; "

@@ -311,3 +311,214 @@ def aligned(rows):
 
     lines = [f"{lhs} &= {rhs if isinstance(rhs, str) else sp.latex(rhs)}" for lhs, rhs in rows]
     return Math(r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 03: the Fokker–Planck operator, the generator, the probability current, Itô's lemma,
+# the Itô/Stratonovich drift correction and the free-energy functional (d-dimensional, SymPy).
+#
+# Convention (shared with vdlib.fokker_planck): dx = b(x) dt + √(2β⁻¹D(x)) dW, and the matrix
+# divergence is taken column-wise, (∇·M)_i = Σ_j ∂_j M_ij (for symmetric D the two conventions
+# agree).  ``drift`` is a d-vector (list or sympy Matrix), ``D`` a d×d SymPy matrix (a scalar is
+# allowed in 1-D), ``xs`` the list of coordinates.
+# ---------------------------------------------------------------------------------------------
+
+
+def _coords(xs) -> list:
+    if isinstance(xs, sp.Symbol):
+        return [xs]
+    xs = list(xs)
+    if not xs:
+        raise ValueError("xs must name at least one coordinate")
+    return xs
+
+
+def _vector(v, d: int, what: str) -> sp.Matrix:
+    v = sp.Matrix([v]) if not isinstance(v, (list, tuple, sp.MatrixBase)) else sp.Matrix(v)
+    v = v.reshape(len(v), 1)
+    if v.rows != d:
+        raise ValueError(f"{what} must have {d} components (one per coordinate), got {v.rows}")
+    return v
+
+
+def _matrix(D, d: int) -> sp.Matrix:
+    D = sp.Matrix([[D]]) if not isinstance(D, (list, tuple, sp.MatrixBase)) else sp.Matrix(D)
+    if D.shape != (d, d):
+        raise ValueError(f"D must be a {d}×{d} matrix, got shape {D.shape}")
+    return D
+
+
+def gradient(expr, xs) -> sp.Matrix:
+    """∇expr as a column vector. Used in: 03_fokker_planck"""
+    return sp.Matrix([sp.diff(expr, x) for x in _coords(xs)])
+
+
+def divergence(v, xs) -> sp.Expr:
+    """∇·v = Σ_i ∂_i v_i. Used in: 03_fokker_planck"""
+    xs = _coords(xs)
+    v = _vector(v, len(xs), "v")
+    return sum((sp.diff(v[i], x) for i, x in enumerate(xs)), sp.Integer(0))
+
+
+def matrix_divergence(M, xs) -> sp.Matrix:
+    """Column-wise matrix divergence (∇·M)_i = Σ_j ∂_j M_ij (the convention of Part II).
+
+    Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    M = _matrix(M, len(xs))
+    return sp.Matrix([sum((sp.diff(M[i, j], xs[j]) for j in range(len(xs))), sp.Integer(0))
+                      for i in range(len(xs))])
+
+
+def generator(phi, drift, D, beta, xs) -> sp.Expr:
+    """The backward (Kolmogorov) generator of dx = b dt + √(2β⁻¹D) dW acting on a function φ:
+
+        Lφ = b·∇φ + β⁻¹ D:∇∇φ = Σ_i b_i ∂_iφ + β⁻¹ Σ_ij D_ij ∂_i∂_jφ .
+
+    ``drift`` is b (a d-vector), ``D`` a d×d matrix (a scalar in 1-D), ``xs`` the coordinates.
+    Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    d = len(xs)
+    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    first = sum((b[i] * sp.diff(phi, xs[i]) for i in range(d)), sp.Integer(0))
+    second = sum((D[i, j] * sp.diff(phi, xs[i], xs[j]) for i in range(d) for j in range(d)), sp.Integer(0))
+    return first + second / beta
+
+
+def probability_current(rho, drift, D, beta, xs) -> sp.Matrix:
+    """The probability current J = bρ − β⁻¹∇·(Dρ), with (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ).
+
+    The Fokker–Planck equation is the continuity equation ∂tρ + ∇·J = 0; the paper's flux inside
+    (FP), ∇f ρ + β⁻¹∇·(Dρ), is −J for b = −∇f. Returns a column vector. Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    d = len(xs)
+    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    return b * rho - matrix_divergence(D * rho, xs) / beta
+
+
+def fp_operator(rho, drift, D, beta, xs) -> sp.Expr:
+    """The Fokker–Planck (forward) operator L*ρ = −∇·(bρ) + β⁻¹ Σ_ij ∂_i∂_j(D_ij ρ) = −∇·J.
+
+    ∂tρ = L*ρ is the paper's (FP) with b = −∇f; L* is the L²-adjoint of :func:`generator`.
+    Matrix divergence column-wise: (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Used in: 03_fokker_planck
+    """
+    return -divergence(probability_current(rho, drift, D, beta, xs), xs)
+
+
+def is_stationary(rho, drift, D, beta, xs) -> bool:
+    """True when ∇·J = 0 for the density ρ (i.e. L*ρ simplifies to exactly 0).
+
+    ``rho`` need not be normalised (the operator is linear). Used in: 03_fokker_planck
+    """
+    expr = fp_operator(rho, drift, D, beta, xs)
+    if expr == 0:
+        return True
+    return is_zero(sp.simplify(expr / rho))
+
+
+def adjoint_boundary_flux(phi, rho, drift, D, beta, xs) -> sp.Matrix:
+    """The vector B with ρ·Lφ − φ·L*ρ = ∇·B (Green's identity for the FP operator):
+
+        B_i = b_i φ ρ + β⁻¹ Σ_j (D_ij ρ ∂_jφ − φ ∂_j(D_ij ρ)).
+
+    Integrating over a domain, ∫ρLφ − ∫φL*ρ is a boundary integral of B·n, which vanishes for
+    test functions with compact support: so L* is the adjoint of L. Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    d = len(xs)
+    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    return sp.Matrix([b[i] * phi * rho + sum((D[i, j] * rho * sp.diff(phi, xs[j])
+                                              - phi * sp.diff(D[i, j] * rho, xs[j]) for j in range(d)),
+                                             sp.Integer(0)) / beta for i in range(d)])
+
+
+@dataclass(frozen=True)
+class ItoExpansion:
+    """Itô's lemma by a second-order Taylor expansion of φ(x + dx).
+
+    ``increment`` is the Taylor polynomial of φ(x + b dt + σ dW) − φ(x) (second order in dx);
+    ``expected_rate`` = E[increment]/dt with E[dW] = 0, E[dW dWᵀ] = I dt, terms o(dt) dropped.
+    Used in: 03_fokker_planck
+    """
+
+    dt: sp.Symbol
+    dW: tuple
+    increment: sp.Expr
+    expected_rate: sp.Expr
+
+
+def ito_expansion(phi, drift, sigma, xs) -> ItoExpansion:
+    """Expand φ(x + dx), dx = b dt + σ dW, to second order and take the expectation.
+
+    ``sigma`` is a d×m matrix (any square root of 2β⁻¹D). With dW_k symbols, E[dW_k] = 0,
+    E[dW_k dW_l] = δ_kl dt and all terms of order dt^{3/2} or higher dropped, the result
+    ``expected_rate`` equals b·∇φ + ½ (σσᵀ):∇∇φ, i.e. :func:`generator` when σσᵀ = 2β⁻¹D.
+    Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    d = len(xs)
+    b = _vector(drift, d, "drift")
+    sigma = sp.Matrix(sigma) if isinstance(sigma, (list, tuple, sp.MatrixBase)) else sp.Matrix([[sigma]])
+    if sigma.rows != d:
+        raise ValueError(f"sigma must have {d} rows, got shape {sigma.shape}")
+    m = sigma.cols
+    dt = sp.Symbol("dt", positive=True)
+    dW = sp.symbols(f"dW_1:{m + 1}", real=True)
+    dx = b * dt + sigma * sp.Matrix(dW)
+    inc = sum((sp.diff(phi, xs[i]) * dx[i] for i in range(d)), sp.Integer(0))
+    inc += sum((sp.diff(phi, xs[i], xs[j]) * dx[i] * dx[j] for i in range(d) for j in range(d)),
+               sp.Integer(0)) / 2
+    poly = sp.Poly(sp.expand(inc), *dW, dt)
+    rate = sp.Integer(0)
+    for monom, coeff in poly.terms():
+        w, k = monom[:m], monom[m]
+        # E[dW^w] for independent N(0, dt): zero unless all powers are even; Π (p-1)!! dt^{p/2}
+        if any(p % 2 for p in w):
+            continue
+        moment = sp.Integer(1)
+        for p in w:
+            moment *= sp.factorial2(p - 1) if p else 1
+        order = k + sum(w) // 2  # the power of dt of this term's expectation
+        if order == 1:
+            rate += coeff * moment
+    return ItoExpansion(dt, tuple(dW), inc, sp.expand(rate))
+
+
+def stratonovich_correction(sigma, xs) -> sp.Matrix:
+    """The noise-induced drift c_i = ½ Σ_{j,k} σ_kj ∂_k σ_ij that converts Stratonovich to Itô.
+
+    dx = b dt + σ∘dW (Stratonovich) is the Itô SDE dx = (b + c) dt + σ dW. In 1-D with
+    σ = √(2β⁻¹D(x)), c = ½σσ′ = ½β⁻¹D′. Used in: 03_fokker_planck
+    """
+    xs = _coords(xs)
+    d = len(xs)
+    sigma = sp.Matrix(sigma) if isinstance(sigma, (list, tuple, sp.MatrixBase)) else sp.Matrix([[sigma]])
+    if sigma.rows != d:
+        raise ValueError(f"sigma must have {d} rows, got shape {sigma.shape}")
+    return sp.Matrix([sum((sigma[k, j] * sp.diff(sigma[i, j], xs[k])
+                           for j in range(sigma.cols) for k in range(d)), sp.Integer(0)) / 2
+                      for i in range(d)])
+
+
+def free_energy_density(rho, Phi, beta) -> sp.Expr:
+    """The integrand of F(ρ) = E_ρ[Φ] − β⁻¹H(ρ) = ∫ (ρΦ + β⁻¹ ρ log ρ) dx (Theorem 5).
+
+    Used in: 03_fokker_planck
+    """
+    return rho * Phi + rho * sp.log(rho) / beta
+
+
+def first_variation(density, rho, xs) -> sp.Expr:
+    """δF/δρ for F(ρ) = ∫ density(x, ρ, ∇ρ, …) dx: the Euler–Lagrange expression
+    ∂density/∂ρ − Σ_i ∂_i (∂density/∂(∂_iρ)) + …, via ``sympy.euler_equations``.
+
+    ``rho`` is an applied SymPy function ρ(x…). For :func:`free_energy_density` this gives
+    Φ + β⁻¹(log ρ + 1) (the paper's eq. (A3)). Used in: 03_fokker_planck
+    """
+    from sympy.calculus.euler import euler_equations
+
+    (eq,) = euler_equations(density, [rho], _coords(xs))
+    return sp.simplify(eq.lhs)
