@@ -345,3 +345,20 @@ def test_strong_cross_diffusion_on_a_coarse_grid_raises_clearly():
     x, h = centres(-5, 5, 32)
     with pytest.raises(ValueError, match="negative values.*cross-diffusion"):
         fp.stationary_2d(lambda X, Y: (-(H[0, 0] * X + H[0, 1] * Y), -(H[1, 0] * X + H[1, 1] * Y)), D, 2.0, x, x)
+
+
+def test_stationary_2d_survives_a_pin_cell_whose_density_underflows():
+    """Wide box, cold temperature: the first pinned cell (smallest outflow rate) lies where ρ
+    underflows; the solver must re-pin at the largest |ρ| (a signed argmax re-picked the same cell
+    and the result was rejected as hugely negative)."""
+    from vdlib import linear
+    from vdlib import potentials as pt
+    from vdlib.critical_shift import gaussian_box
+
+    beta = 2 / 0.003
+    D0 = pt.ch08_D(np.zeros(1), np.zeros(1))[0]
+    Sigma = linear.solve_lyapunov(np.array([[1.0, 0.5], [0.5, 1.0]]), 2 / beta * D0)
+    wide = fp.stationary_2d(pt.ch08_drift, pt.ch08_D, beta, *gaussian_box(Sigma, 201, 8.0))
+    snug = fp.stationary_2d(pt.ch08_drift, pt.ch08_D, beta, *gaussian_box(Sigma, 141, 5.5))
+    assert np.all(wide >= 0)
+    assert wide.max() == pytest.approx(snug.max(), rel=1e-3)

@@ -56,6 +56,28 @@ SIZES: dict[str, dict[str, Any]] = {
     # chapter 05: free energy along the Fokker-Planck flow (R6)
     "free_energy_grid": {"ci": 48, "book": 96, "full": 160},
     "free_energy_steps": {"ci": 400, "book": 800, "full": 2_000},
+    # chapter 09: limit cycles (Example 19, R5): SDE ensemble per λ, noise-free orbit, widget, momentum
+    "limit_cycles_particles": {"ci": 1_000, "book": 4_000, "full": 20_000},
+    "limit_cycles_steps_per_unit": {"ci": 500, "book": 1_000, "full": 1_000},  # dt = 1/this
+    "limit_cycles_relax_time": {"ci": 3.0, "book": 4.0, "full": 10.0},
+    "limit_cycles_measure_steps": {"ci": 300, "book": 1_000, "full": 10_000},
+    "limit_cycles_orbit_time": {"ci": 400.0, "book": 1_000.0, "full": 40_000.0},
+    "limit_cycles_widget_particles": {"ci": 300, "book": 1_000, "full": 4_000},
+    "limit_cycles_momentum_particles": {"ci": 1_000, "book": 4_000, "full": 20_000},
+    # chapter 07: the linear case (Lemma 20): R2 SGD chains, R3 OU Euler-Maruyama chains, widget
+    "ou_r2_chains": {"ci": 1_000, "book": 4_000, "full": 4_000},
+    "ou_r2_steps": {"ci": 2_000, "book": 6_000, "full": 20_000},
+    "ou_r3_chains": {"ci": 500, "book": 1_000, "full": 8_000},
+    "ou_r3_steps": {"ci": 2_000, "book": 4_000, "full": 20_000},
+    "ou_widget_chains": {"ci": 200, "book": 400, "full": 2_000},
+    "ou_widget_steps": {"ci": 1_000, "book": 2_000, "full": 8_000},
+    # chapter 08: critical points move (Theorem 22): FP grids, 1-D (R7) and 2-D SGD / SDE ensembles
+    "shift_grid_1d": {"ci": 801, "book": 2_001, "full": 8_001},
+    "shift_grid_2d": {"ci": 101, "book": 161, "full": 241},
+    "shift_chains_1d": {"ci": 1_000, "book": 6_000, "full": 32_000},
+    "shift_steps_1d": {"ci": 600, "book": 2_000, "full": 12_000},
+    "shift_chains_2d": {"ci": 1_000, "book": 4_000, "full": 16_000},
+    "shift_steps_2d": {"ci": 600, "book": 2_000, "full": 12_000},
 }
 
 

@@ -505,12 +505,14 @@ def _stationary_from(asm) -> np.ndarray:
     cell = asm["hx"] * asm["hy"]
     N = L.shape[0]
     # Pin at the interior cell with the smallest total outflow rate −L_kk (a cheap guess at the
-    # mode); if that cell turns out to carry a negligible density, re-pin at the maximum.
+    # mode). If that cell carries a negligible density (far from the mode its value underflows
+    # and the pinned system is numerically singular), the solution is dominated by the null
+    # vector at a huge scale, of either sign: re-pin at the largest |ρ| and solve again.
     out = (-L.diagonal()).reshape(nx, ny)
     inner = out[1:-1, 1:-1]
     i, j = np.unravel_index(int(np.argmin(inner)), inner.shape)
     pin = (i + 1) * ny + (j + 1)
-    for _ in range(2):
+    for _ in range(3):
         rhs = np.zeros(N)
         rhs[pin] = 1.0
         with np.errstate(all="ignore"):
@@ -519,7 +521,7 @@ def _stationary_from(asm) -> np.ndarray:
         top = float(np.max(np.abs(rho))) if finite else np.inf
         if finite and top < 1e6:
             break
-        pin = int(np.nanargmax(np.where(np.isfinite(rho), rho, -np.inf)))
+        pin = int(np.nanargmax(np.where(np.isfinite(rho), np.abs(rho), -np.inf)))
     return _clip_normalise(rho.reshape(nx, ny), cell, "stationary_2d", _POS_HINT_2D)
 
 

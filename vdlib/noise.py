@@ -279,3 +279,599 @@ def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=Non
     ax.set_ylim(-0.05, 1.15)
     ax.legend(loc="lower left", fontsize=8)
     return fig
+
+
+# ============================================================================================
+# The spectrum of D for real networks (Part IV-a): per-sample gradients, three routes, rank
+# ============================================================================================
+#
+# Convention (paper notes §6.3, the authors' ``compute_sigma.py``): D is the *centred* covariance
+# of the per-sample gradients with the population normalisation 1/N,
+#
+#     D = (1/N) Σ_k (g_k − ḡ)(g_k − ḡ)ᵀ,    ḡ = (1/N) Σ_k g_k,
+#
+# computed in evaluation mode. This is Definition 1 (:func:`diffusion_matrix`); the paper
+# accumulated S = (1/N) Σ (g_k − g)(g_k − g)ᵀ in float32 with a batch-1 loop. Centring means
+# rank(D) ≤ N − 1: with N examples the spectrum can never show more than N − 1 non-zero
+# eigenvalues, whatever the network (see :func:`rank_vs_n`).
+#
+# Routes to the eigenvalues (all return them in *descending* order):
+#
+# * ``"dxd"``: stream chunks of rows of G, accumulate the d×d matrix Σ (g − s)(g − s)ᵀ with a
+#   float64 symmetric rank-k update (BLAS ``dsyrk``, shifted by the first chunk's mean s to avoid
+#   cancellation), correct to the centred D, then ``eigh``. Memory O(d²); G is never held.
+# * ``"gram"``: for N < d, the non-zero eigenvalues of D = (1/N) G_cᵀG_c are those of the N×N
+#   matrix (1/N) G_c G_cᵀ. The raw Gram matrix G Gᵀ is accumulated in float64 over column blocks
+#   of G and double-centred (H K H, H = I − 11ᵀ/N). Memory O(N·d) for G plus O(N²).
+# * ``"lanczos"``: the top-k eigenvalues, matrix-free: ``scipy.sparse.linalg.eigsh`` on a
+#   ``LinearOperator`` v ↦ (1/N) G_cᵀ(G_c v) over the stored G (float32 products).
+
+#: float32 machine epsilon, the ε of the paper's rank threshold λ_max · d · ε (numpy's matrix_rank).
+EPS_FLOAT32 = float(np.finfo(np.float32).eps)
+
+#: Relative thresholds reported next to the paper's (paper notes §8.1, R8).
+RELATIVE_RANK_TOLERANCES = (1e-2, 1e-3, 1e-4)
+
+SPECTRUM_ROUTES = ("auto", "dxd", "gram", "lanczos")
+
+
+class SpectrumMemoryError(MemoryError):
+    """A spectrum route would need more memory than allowed; the message names the alternative."""
+
+
+def _available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable``), or the physical memory as a fallback."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    import os
+
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))  # pragma: no cover
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.2f} GB"
+
+
+def route_memory(route: str, N: int, d: int, chunk_rows: int = 256, have_G: bool = False) -> int:
+    """Estimated peak bytes of a spectrum route (beyond a G that the caller already holds).
+
+    ``dxd``: the d×d float64 accumulator, one float64 chunk of rows and LAPACK's workspace
+    (``eigh`` on the accumulator in place: about d² floats more). ``gram``: G in float32 unless
+    held, the N×N float64 Gram matrix twice (centring, eigvalsh) and one float64 column block.
+    ``lanczos``: G in float32 unless held, plus O(N + d) vectors.
+    """
+    N, d = int(N), int(d)
+    g_bytes = 0 if have_G else 4 * N * d
+    if route == "dxd":
+        return 16 * d * d + 8 * chunk_rows * d
+    if route == "gram":
+        return g_bytes + 16 * N * N + 64 * 2**20
+    if route == "lanczos":
+        return g_bytes + 64 * (N + d)
+    raise ValueError(f"unknown route {route!r}; choose one of {', '.join(SPECTRUM_ROUTES[1:])}")
+
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class DiffusionSpectrum:
+    """Eigenvalues of the diffusion matrix D and how they were obtained.
+
+    Attributes
+    ----------
+    eigenvalues : numpy.ndarray
+        float64, descending. All d of them for the ``dxd`` and ``gram`` routes (the Gram route
+        appends the d − N exact zeros it knows of), the top k for ``lanczos``.
+    route : str
+        ``"dxd"``, ``"gram"`` or ``"lanczos"``.
+    n_samples : int
+        N, the number of per-sample gradients.
+    dim : int
+        d, the number of parameters (the size of D).
+    trace : float
+        tr D = (1/N) Σ ‖g_k − ḡ‖², computed directly (the mean eigenvalue is trace / dim).
+    complete : bool
+        Whether ``eigenvalues`` holds the whole spectrum.
+    """
+
+    eigenvalues: np.ndarray
+    route: str
+    n_samples: int
+    dim: int
+    trace: float
+    complete: bool
+
+    def rank(self, rtol="paper") -> int:
+        """:func:`numerical_rank` of this spectrum (``rtol="paper"`` or a relative threshold)."""
+        return numerical_rank(self, rtol=rtol)
+
+    def ranks(self) -> dict:
+        """Ranks at the paper's threshold and at 1e-2, 1e-3, 1e-4 · λ_max (see :func:`rank_table`)."""
+        return rank_table(self)
+
+    @property
+    def max_rank(self) -> int:
+        """min(N − 1, d): the largest rank a centred covariance of N gradients can have."""
+        return min(self.n_samples - 1, self.dim)
+
+
+class _ChunkSource:
+    """Uniform view of G: a full (N, d) array/tensor, a :class:`vdlib.persample.GradientChunks`,
+    or any iterable of (m, d) chunks (or of ``(start, chunk)`` pairs)."""
+
+    def __init__(self, source, chunk_rows: int = 256):
+        self.full = None
+        self.chunks = None
+        if _is_matrix(source):
+            A = _to_numpy(source)
+            if A.ndim != 2:
+                raise ValueError(f"G must be an N×d matrix of per-sample gradients, got shape {A.shape}")
+            self.full = A
+            self.n, self.d = A.shape
+            self.chunk_rows = chunk_rows
+        elif hasattr(source, "__iter__"):
+            self.chunks = source
+            self.n = getattr(source, "n", None)
+            self.d = getattr(source, "d", None)
+        else:
+            raise TypeError(
+                f"expected an N×d matrix (NumPy array or torch tensor) or an iterable of row chunks "
+                f"(e.g. vdlib.persample.per_sample_gradient_chunks(...)), got {type(source).__name__}"
+            )
+
+    def __iter__(self):
+        if self.full is not None:
+            for start in range(0, self.n, self.chunk_rows):
+                yield self.full[start:start + self.chunk_rows]
+            return
+        for item in self.chunks:
+            chunk = item[1] if isinstance(item, tuple) else item
+            chunk = _to_numpy(chunk)
+            if chunk.ndim != 2:
+                raise ValueError(f"every chunk of G must be 2-D (rows × d), got shape {chunk.shape}")
+            yield chunk
+
+    def materialise(self) -> np.ndarray:
+        """The whole G (float32 unless given as float64), allocated once when N and d are known."""
+        if self.full is not None:
+            return self.full
+        if self.n is not None and self.d is not None:
+            G = np.empty((self.n, self.d), dtype=np.float32)
+            row = 0
+            for chunk in self:
+                G[row:row + chunk.shape[0]] = chunk
+                row += chunk.shape[0]
+            G = G[:row]
+        else:
+            parts = [np.array(c, dtype=np.float32, copy=True) for c in self]
+            if not parts:
+                raise ValueError("the gradient source yielded no rows (N = 0): pass at least two examples")
+            G = np.concatenate(parts, axis=0)
+        self.full, (self.n, self.d) = G, G.shape
+        return G
+
+
+def _is_matrix(x) -> bool:
+    if isinstance(x, np.ndarray):
+        return True
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(x, torch.Tensor)
+
+
+def _to_numpy(x) -> np.ndarray:
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is not None and isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _zeros(shape, dtype) -> np.ndarray:
+    """Fortran-ordered zeros, written at once: ``np.empty`` memory is marked for transparent huge
+    pages, so filling it is several times faster than the page faults of a lazy ``np.zeros``, and
+    BLAS runs faster on it (fewer TLB misses)."""
+    A = np.empty(shape, dtype=dtype, order="F")
+    A.fill(0)
+    return A
+
+
+def _check_rows(N, d):
+    if N is not None and N < 1:
+        raise ValueError("G holds no per-sample gradients (N = 0): pass at least two examples")
+    if N is not None and N < 2:
+        raise ValueError(f"the covariance D needs at least two per-sample gradients, got N={N}")
+    if d is not None and d < 1:
+        raise ValueError("G has no columns (d = 0): the model has no trainable parameters")
+
+
+def accumulate_diffusion_matrix(source, *, max_bytes: int | None = None, gemm_dtype: str = "float64",
+                                full: bool = True) -> np.ndarray:
+    """The d×d diffusion matrix D from streamed chunks of per-sample gradients (never holding G).
+
+    Accumulates C = Σ_k (g_k − s)(g_k − s)ᵀ with BLAS ``syrk`` (a symmetric rank-m update per
+    chunk of m rows) and m = Σ_k (g_k − s), with s the mean of the first chunk (a shift that keeps
+    the subtraction below well conditioned); then D = C/N − (m/N)(m/N)ᵀ, exactly the centred
+    covariance with 1/N (the paper's convention).
+
+    Parameters
+    ----------
+    source : array, tensor or iterable of chunks
+        G as an (N, d) matrix, or chunks of its rows, e.g.
+        :func:`vdlib.persample.per_sample_gradient_chunks`.
+    max_bytes : int, optional
+        Memory allowed; default 80 % of the currently available memory. A larger estimate
+        (:func:`route_memory`) raises :class:`SpectrumMemoryError` naming the Gram route or
+        Lanczos instead.
+    gemm_dtype : {"float64", "float32"}
+        Precision of the chunk products (the accumulator is float64 either way). ``"float32"`` is
+        about twice as fast; each chunk's product then carries float32 rounding (≈1e-7 relative).
+    full : bool
+        Return the full symmetric matrix (else only the upper triangle is valid).
+    """
+    C, _N = _accumulate(_ChunkSource(source), max_bytes, gemm_dtype)
+    if full:
+        C = np.triu(C) + np.triu(C, 1).T
+    return C
+
+
+def _accumulate(src, max_bytes, gemm_dtype):
+    """(upper triangle of D as a Fortran-ordered float64 array, N) for the ``dxd`` route."""
+    if gemm_dtype not in ("float64", "float32"):
+        raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {gemm_dtype!r}")
+    _check_rows(src.n, src.d)
+    from scipy.linalg import blas
+
+    budget = int(0.8 * _available_memory()) if max_bytes is None else int(max_bytes)
+    if src.d is not None:
+        src.chunk_rows = max(1, min(1024, (64 * 2**20) // (8 * src.d)))
+        need = route_memory("dxd", src.n or 0, src.d, chunk_rows=src.chunk_rows)
+        if need > budget:
+            raise SpectrumMemoryError(_dxd_refusal(src.d, src.n, need, budget))
+    C = m = shift = tmp = None
+    N = 0
+    for chunk in src:
+        if C is None:
+            d = chunk.shape[1]
+            _check_rows(None, d)
+            need = route_memory("dxd", src.n or 0, d, chunk_rows=chunk.shape[0])
+            if need > budget:
+                raise SpectrumMemoryError(_dxd_refusal(d, src.n, need, budget))
+            C = _zeros((d, d), np.float64)
+            m = np.zeros(d, dtype=np.float64)
+            shift = np.asarray(chunk, dtype=np.float64).mean(axis=0)
+        if chunk.shape[1] != C.shape[0]:
+            raise ValueError(f"chunks of G must all have d={C.shape[0]} columns, got {chunk.shape[1]}")
+        X = np.asarray(chunk, dtype=np.float64) - shift
+        if not np.all(np.isfinite(X)):
+            raise ValueError("G contains NaN or infinite entries; check the model's loss and the inputs")
+        if gemm_dtype == "float64":
+            C = blas.dsyrk(1.0, X.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
+        else:
+            if tmp is None:
+                tmp = _zeros(C.shape, np.float32)
+            tmp = blas.ssyrk(1.0, X.astype(np.float32).T, beta=0.0, c=tmp, trans=0, lower=0, overwrite_c=1)
+            C += tmp
+        m += X.sum(axis=0)
+        N += chunk.shape[0]
+    if C is None:
+        raise ValueError("the gradient source yielded no rows (N = 0): pass at least two examples")
+    _check_rows(N, None)
+    mean_shift = m / N
+    C = blas.dsyrk(-1.0, mean_shift[:, None], beta=1.0 / N, c=C, trans=0, lower=0, overwrite_c=1)
+    return C, N
+
+
+def _dxd_refusal(d, N, need, budget):
+    alt = []
+    if N is not None:
+        alt.append(f"route='gram' (N×N with N={N}: about {_gb(route_memory('gram', N, d))})")
+    alt.append("route='lanczos' with k=<number of top eigenvalues> (matrix-free, about "
+               f"{_gb(route_memory('lanczos', N or 0, d))} to hold G)")
+    return (f"the d×d route needs about {_gb(need)} (a {d}×{d} float64 accumulator plus the eigh workspace) "
+            f"but only {_gb(budget)} is allowed (max_bytes); use " + " or ".join(alt) +
+            ", or raise max_bytes if the memory is really there")
+
+
+def _shifted_gram(G: np.ndarray, gemm_dtype: str = "float64", block: int | None = None) -> np.ndarray:
+    """K = (G − 1ḡᵀ)(G − 1ḡᵀ)ᵀ (N×N, float64), accumulated over column blocks of G.
+
+    Subtracting the mean first (in float64, block by block) removes the cancellation that the raw
+    Gram matrix G Gᵀ would suffer when ‖ḡ‖ is large; a double centring of any leading block
+    (:func:`_centre_gram`) then gives the centred Gram matrix of that subset exactly.
+    """
+    from scipy.linalg import blas
+
+    if gemm_dtype not in ("float64", "float32"):
+        raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {gemm_dtype!r}")
+    N, d = G.shape
+    if block is None:  # about 64 MB of float64 per column block
+        block = max(64, (64 * 2**20) // (8 * N))
+    K = _zeros((N, N), np.float64)
+    tmp = None
+    for c0 in range(0, d, block):
+        B = np.asarray(G[:, c0:c0 + block], dtype=np.float64)
+        B = B - B.mean(axis=0)
+        if gemm_dtype == "float64":
+            K = blas.dsyrk(1.0, B.T, beta=1.0, c=K, trans=1, lower=0, overwrite_c=1)
+        else:
+            if tmp is None:
+                tmp = _zeros((N, N), np.float32)
+            tmp = blas.ssyrk(1.0, B.astype(np.float32).T, beta=0.0, c=tmp, trans=1, lower=0, overwrite_c=1)
+            K += tmp
+    return np.triu(K) + np.triu(K, 1).T
+
+
+def _centre_gram(K: np.ndarray) -> np.ndarray:
+    r = K.mean(axis=0)
+    return K - r[None, :] - r[:, None] + r.mean()
+
+
+def _check_finite_matrix(G):
+    if not np.all(np.isfinite(G)):
+        raise ValueError("G contains NaN or infinite entries; check the model's loss and the inputs")
+
+
+def diffusion_spectrum(source, *, route: str = "auto", k: int | None = None, max_bytes: int | None = None,
+                       gemm_dtype: str = "float64", tol: float = 0.0, seed: int = 0) -> DiffusionSpectrum:
+    """Eigenvalues of the diffusion matrix D = (1/N) Σ (g_k − ḡ)(g_k − ḡ)ᵀ (centred, 1/N: the paper's).
+
+    Parameters
+    ----------
+    source : array, tensor or iterable of chunks
+        The N×d per-sample gradient matrix G, or chunks of its rows such as
+        ``vdlib.persample.per_sample_gradient_chunks(model, loss_fn, X, y)``. Only the ``dxd`` route
+        streams chunks without holding G; ``gram`` and ``lanczos`` collect G in float32 first.
+    route : {"auto", "dxd", "gram", "lanczos"}
+        ``"auto"``: ``lanczos`` when ``k`` is given, else ``dxd`` when N > d and ``gram`` when N ≤ d.
+    k : int, optional
+        Number of top eigenvalues (``lanczos`` only).
+    max_bytes : int, optional
+        Memory allowed (default 80 % of the available memory); a route whose estimate
+        (:func:`route_memory`) exceeds it is refused with :class:`SpectrumMemoryError` naming an
+        alternative.
+    gemm_dtype : {"float64", "float32"}
+        Precision of the matrix products of the ``dxd`` and ``gram`` routes (accumulation is
+        float64 either way).
+    tol, seed :
+        Passed to ``eigsh`` (0 = machine precision) / seed of its start vector.
+
+    Returns
+    -------
+    DiffusionSpectrum
+    """
+    if route not in SPECTRUM_ROUTES:
+        raise ValueError(f"route must be one of {', '.join(map(repr, SPECTRUM_ROUTES))}, got {route!r}")
+    if k is not None:
+        k = checks.integer(k, "number of eigenvalues k")
+        if route not in ("auto", "lanczos"):
+            raise ValueError(f"k={k} asks for the top-k eigenvalues, which only route='lanczos' computes; "
+                             f"drop k for route={route!r}")
+        route = "lanczos"
+    elif route == "lanczos":
+        raise ValueError("route='lanczos' computes the top-k eigenvalues: pass k (e.g. k=20)")
+    src = _ChunkSource(source)
+    _check_rows(src.n, src.d)
+    budget = int(0.8 * _available_memory()) if max_bytes is None else int(max_bytes)
+    N, d = src.n, src.d
+    if route == "auto":
+        if N is None or d is None:
+            src.materialise()
+            N, d = src.n, src.d
+            _check_rows(N, d)
+        route = "dxd" if N > d else "gram"
+        if route_memory(route, N, d, have_G=src.full is not None) > budget:
+            other = "gram" if route == "dxd" else "dxd"
+            if route_memory(other, N, d, have_G=src.full is not None) <= budget:
+                route = other
+    if route == "dxd":
+        D, N = _accumulate(src, budget, gemm_dtype)
+        from scipy.linalg import eigh
+
+        trace = float(np.trace(D))
+        ev = eigh(D, lower=False, eigvals_only=True, overwrite_a=True, check_finite=False)
+        return DiffusionSpectrum(ev[::-1].copy(), "dxd", N, D.shape[0], trace, True)
+    if N is not None and d is not None:
+        need = route_memory(route, N, d, have_G=src.full is not None)
+        if need > budget:
+            raise SpectrumMemoryError(
+                f"route={route!r} needs about {_gb(need)} for N={N}, d={d} but only {_gb(budget)} is allowed "
+                f"(max_bytes); " + ("use route='lanczos' with k=<top eigenvalues>, or fewer examples"
+                                   if route == "gram" else "use fewer examples (N) or raise max_bytes")
+            )
+    G = src.materialise()
+    N, d = G.shape
+    _check_rows(N, d)
+    _check_finite_matrix(G)
+    if route == "gram":
+        Kc = _centre_gram(_shifted_gram(G, gemm_dtype))
+        from scipy.linalg import eigh
+
+        ev = eigh(Kc, eigvals_only=True, overwrite_a=False, check_finite=False)[::-1] / N
+        trace = float(np.trace(Kc)) / N
+        full = np.zeros(d)
+        full[:min(N, d)] = ev[:min(N, d)]
+        full = np.sort(full)[::-1]
+        return DiffusionSpectrum(full, "gram", N, d, trace, True)
+    # lanczos
+    if k >= d:
+        raise ValueError(f"k={k} must be smaller than d={d} for Lanczos; use route='dxd' or 'gram' for all eigenvalues")
+    ev = _lanczos_top(G, k, tol=tol, seed=seed)
+    gbar = G.mean(axis=0, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", G, G, dtype=np.float64)
+    trace = float(sq.mean() - gbar @ gbar)
+    return DiffusionSpectrum(ev, "lanczos", N, d, trace, False)
+
+
+def diffusion_operator(G):
+    """``scipy.sparse.linalg.LinearOperator`` v ↦ D v = (1/N) G_cᵀ (G_c v), without forming D.
+
+    G (N×d) is used as stored (float32 products when G is float32); centring is applied on the
+    fly: G_c v = G v − 1 (ḡ·v), and G_cᵀ u = Gᵀ u for the centred u (its entries sum to zero).
+    """
+    from scipy.sparse.linalg import LinearOperator
+
+    G = _to_numpy(G)
+    N, d = G.shape
+    gbar = G.mean(axis=0, dtype=np.float64)
+
+    def matvec(v):
+        v = np.asarray(v).reshape(-1)
+        u = (G @ v.astype(G.dtype)).astype(np.float64)
+        u -= gbar @ v
+        return (G.T @ u.astype(G.dtype)).astype(np.float64) / N
+
+    return LinearOperator((d, d), matvec=matvec, rmatvec=matvec, dtype=np.float64)
+
+
+def _lanczos_top(G, k, tol=0.0, seed=0):
+    from scipy.sparse.linalg import eigsh
+
+    op = diffusion_operator(G)
+    v0 = np.random.default_rng(seed).standard_normal(op.shape[0])
+    ev = eigsh(op, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False)
+    return np.sort(ev)[::-1]
+
+
+def paper_rank_threshold(lambda_max: float, dim: int) -> float:
+    """The paper's threshold λ_max · d · ε_float32 (numpy ``matrix_rank``'s default, ITA footnote 1).
+
+    For d = 13,338 it is ≈1.6e-3 λ_max; for d = 26,982 ≈3.2e-3 λ_max (paper notes §6.3).
+    """
+    dim = checks.integer(dim, "dimension d")
+    return float(lambda_max) * dim * EPS_FLOAT32
+
+
+def numerical_rank(eigenvalues, rtol="paper", dim: int | None = None) -> int:
+    """How many eigenvalues exceed a threshold relative to the largest one.
+
+    Parameters
+    ----------
+    eigenvalues : array-like or DiffusionSpectrum
+        The eigenvalues (any order). A :class:`DiffusionSpectrum` supplies ``dim`` itself.
+    rtol : "paper" or float
+        ``"paper"``: threshold λ_max · d · ε_float32 (:func:`paper_rank_threshold`); a float r in
+        (0, 1): threshold r · λ_max (the book also reports 1e-2, 1e-3, 1e-4).
+    dim : int, optional
+        d, the size of the matrix; needed for ``"paper"`` when the eigenvalues are only the top k
+        (default: their number).
+
+    Returns
+    -------
+    int
+        The number of eigenvalues strictly above the threshold (0 when λ_max ≤ 0). When only the
+        top k eigenvalues are given and all k exceed the threshold, the true rank is at least k:
+        a ``UserWarning`` says so.
+    """
+    complete = True
+    if isinstance(eigenvalues, DiffusionSpectrum):
+        dim = eigenvalues.dim if dim is None else dim
+        complete = eigenvalues.complete
+        eigenvalues = eigenvalues.eigenvalues
+    ev = np.asarray(eigenvalues, dtype=float).reshape(-1)
+    if ev.size == 0:
+        raise ValueError("no eigenvalues given: pass the spectrum of D (at least one eigenvalue)")
+    if not np.all(np.isfinite(ev)):
+        raise ValueError("the eigenvalues contain NaN or inf; recompute the spectrum")
+    if dim is None:
+        dim = ev.size
+    dim = checks.integer(dim, "dimension d")
+    if ev.size > dim:
+        raise ValueError(f"{ev.size} eigenvalues given but dim={dim}: a d×d matrix has at most d eigenvalues")
+    complete = complete and ev.size == dim
+    lmax = float(ev.max())
+    if lmax <= 0:
+        return 0
+    if isinstance(rtol, str):
+        if rtol != "paper":
+            raise ValueError(f"rtol must be 'paper' or a number in (0, 1), got {rtol!r}")
+        thresh = paper_rank_threshold(lmax, dim)
+    else:
+        r = checks.positive(rtol, "rtol")
+        if r >= 1:
+            raise ValueError(f"rtol is relative to λ_max and must be below 1, got {r}")
+        thresh = r * lmax
+    rank = int(np.count_nonzero(ev > thresh))
+    if not complete and rank == ev.size:
+        import warnings
+
+        warnings.warn(
+            f"all {ev.size} given eigenvalues exceed the threshold, so the rank is only known to be ≥ {rank}; "
+            "ask Lanczos for more eigenvalues (larger k) or use the full spectrum",
+            UserWarning,
+            stacklevel=2,
+        )
+    return rank
+
+
+def rank_table(eigenvalues, dim: int | None = None, rtols=("paper", *RELATIVE_RANK_TOLERANCES)) -> dict:
+    """``{rtol: numerical_rank}`` for the paper's threshold and the relative ones (1e-2, 1e-3, 1e-4)."""
+    return {r: numerical_rank(eigenvalues, rtol=r, dim=dim) for r in rtols}
+
+
+def rank_vs_n(G, ns, *, rtols=("paper", *RELATIVE_RANK_TOLERANCES), rng=None, gemm_dtype: str = "float64") -> dict:
+    """Numerical rank of D from the first n per-sample gradients, for each n in ``ns``.
+
+    The rank of a centred covariance of n gradients is at most n − 1, so a rank measured from too
+    few examples says more about n than about the network. This makes the dependence visible:
+    one Gram matrix of all rows is formed once (float64) and the spectrum of every leading n×n
+    block is taken (cheap). With ``rng`` (a seed or ``numpy.random.Generator``) the rows are first
+    shuffled, so the subsets are nested random subsets instead of the first n.
+
+    Returns
+    -------
+    dict
+        ``{"n": array, "max_rank": min(n − 1, d), "trace": tr D_n, rtol: ranks, ...}`` (arrays).
+    """
+    G = _to_numpy(G)
+    if G.ndim != 2:
+        raise ValueError(f"G must be an N×d matrix of per-sample gradients, got shape {G.shape}")
+    N, d = G.shape
+    _check_rows(N, d)
+    _check_finite_matrix(G)
+    ns = [checks.integer(n, "subset size n", minimum=2) for n in np.atleast_1d(ns).tolist()]
+    if max(ns) > N:
+        raise ValueError(f"subset size n={max(ns)} exceeds the N={N} per-sample gradients available; use n ≤ {N}")
+    if rng is not None:
+        G = G[np.random.default_rng(rng).permutation(N)]
+    G = G[:max(ns)]
+    K = _shifted_gram(G, gemm_dtype)
+    from scipy.linalg import eigh
+
+    out = {"n": np.array(ns), "max_rank": np.array([min(n - 1, d) for n in ns]), "trace": np.zeros(len(ns))}
+    for r in rtols:
+        out[r] = np.zeros(len(ns), dtype=int)
+    for i, n in enumerate(ns):
+        Kc = _centre_gram(K[:n, :n])
+        ev = eigh(Kc, eigvals_only=True, check_finite=False)[::-1] / n
+        out["trace"][i] = np.trace(Kc) / n
+        for r in rtols:
+            padded = np.zeros(d)  # the d − n eigenvalues outside the Gram matrix are exactly zero
+            padded[:min(n, d)] = ev[:min(n, d)]
+            out[r][i] = numerical_rank(padded, rtol=r)
+    return out
+
+
+# The per-sample-gradient engine lives in vdlib.persample (it needs torch; this module stays
+# importable without it). Re-exported lazily: ``from vdlib.noise import per_sample_gradients``.
+_PERSAMPLE_EXPORTS = ("per_sample_gradients", "per_sample_gradient_chunks", "parameter_layout", "engine_plan")
+
+
+def __getattr__(name):
+    if name in _PERSAMPLE_EXPORTS:
+        from . import persample
+
+        return getattr(persample, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

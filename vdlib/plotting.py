@@ -103,3 +103,88 @@ def maybe_save(fig, name: str) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     return path
+
+
+# --------------------------------------------------------------------------------------------
+# chapter 09: streamlines and critical points of planar vector fields
+# --------------------------------------------------------------------------------------------
+def _xy_axes(X, Y):
+    """1-D x and y coordinates of a meshgrid in either indexing, and whether it is "ij"."""
+    X, Y = np.asarray(X, dtype=float), np.asarray(Y, dtype=float)
+    if X.ndim == 1 and Y.ndim == 1:
+        return X, Y, None
+    if X.ndim != 2 or X.shape != Y.shape:
+        raise ValueError(f"X and Y must be 1-D coordinates or a meshgrid of equal 2-D shapes, got {X.shape}, {Y.shape}")
+    if np.allclose(X, X[:1, :]) and np.allclose(Y, Y[:, :1]):      # indexing="xy"
+        return X[0, :], Y[:, 0], False
+    if np.allclose(X, X[:, :1]) and np.allclose(Y, Y[:1, :]):      # indexing="ij"
+        return X[:, 0], Y[0, :], True
+    raise ValueError("X and Y must come from np.meshgrid (indexing 'xy' or 'ij') on a rectangular grid")
+
+
+def streamlines(ax, X, Y, U, V, *, density: float = 1.2, color=None, width_by_speed: bool = True,
+                lw_range=(0.4, 2.4), arrowsize: float = 0.9, **kwargs):
+    """Streamlines of the planar field (U, V) on a grid, line width ∝ speed (as in Fig. 4 of the paper).
+
+    ``X, Y`` are 1-D evenly spaced coordinates or a meshgrid in either indexing (``"xy"`` or
+    ``"ij"``); ``U, V`` have the meshgrid's shape (for 1-D coordinates, shape (len(Y), len(X))
+    as ``np.meshgrid`` gives by default). With ``width_by_speed`` the line width grows linearly
+    from ``lw_range[0]`` at the slowest to ``lw_range[1]`` at the fastest point. Extra keywords go
+    to ``ax.streamplot``. Returns the ``StreamplotSet``.
+
+    Used in: 09_limit_cycles
+    """
+    x, y, ij = _xy_axes(X, Y)
+    U, V = np.asarray(U, dtype=float), np.asarray(V, dtype=float)
+    if ij:
+        U, V = U.T, V.T
+    if U.shape != (y.size, x.size) or V.shape != U.shape:
+        raise ValueError(
+            f"U and V must have the grid's shape {(y.size, x.size)} (rows: y, columns: x), got {U.shape} and {V.shape}"
+        )
+    if not (np.all(np.isfinite(U)) and np.all(np.isfinite(V))):
+        raise ValueError("U and V must be finite everywhere on the grid")
+    lo, hi = lw_range
+    if not 0 < lo <= hi:
+        raise ValueError(f"lw_range must be (min, max) with 0 < min <= max, got {lw_range}")
+    if width_by_speed:
+        speed = np.hypot(U, V)
+        span = speed.max() - speed.min()
+        lw = lo + (hi - lo) * ((speed - speed.min()) / span if span > 0 else np.zeros_like(speed))
+        kwargs.setdefault("linewidth", lw)
+    kwargs.setdefault("color", ROLE_COLORS["theory"] if color is None else color)
+    return ax.streamplot(x, y, U, V, density=density, arrowsize=arrowsize, **kwargs)
+
+
+CRITICAL_POINT_STYLE = {
+    "saddle": dict(marker="X", color=PALETTE["orange"]),
+    "stable node": dict(marker="o", color=PALETTE["red"]),
+    "stable focus": dict(marker="o", color=PALETTE["red"]),
+    "unstable node": dict(marker="o", color="white", mec=PALETTE["red"]),
+    "unstable focus": dict(marker="o", color="white", mec=PALETTE["red"]),
+    "centre (linear)": dict(marker="D", color=PALETTE["purple"]),
+    "degenerate": dict(marker="s", color="0.5"),
+}
+
+
+def critical_points_markers(ax, points, *, size: float = 8.0, legend: bool = True):
+    """Mark critical points on ``ax``: filled red dots (stable), orange crosses (saddles), ….
+
+    ``points`` is a sequence of objects with ``.point`` (x, y) and ``.kind`` (as returned by
+    ``vdlib.vector_fields.critical_points``) or of pairs ``((x, y), kind)``. Each kind appears
+    once in the legend (``legend=True``). Returns the list of ``Line2D`` handles.
+
+    Used in: 09_limit_cycles
+    """
+    handles, seen = [], set()
+    for p in points:
+        xy, kind = (p.point, p.kind) if hasattr(p, "point") else p
+        if kind not in CRITICAL_POINT_STYLE:
+            raise ValueError(f"unknown critical-point kind {kind!r}; known: {', '.join(CRITICAL_POINT_STYLE)}")
+        style = dict(CRITICAL_POINT_STYLE[kind])
+        style.setdefault("mec", "black")
+        label = kind if (legend and kind not in seen) else None
+        seen.add(kind)
+        (h,) = ax.plot([xy[0]], [xy[1]], ls="none", ms=size, zorder=5, label=label, **style)
+        handles.append(h)
+    return handles

@@ -398,14 +398,11 @@ def mode_1d(rho, xs) -> float:
 def ou_quadratic_forms(H, D, beta_value: float):
     """Numerical Σ, U = β⁻¹Σ⁻¹ and Q = (β/2)(HΣ − ΣHᵀ) for a linear drift −Hx and constant D.
 
-    Σ solves HΣ + ΣHᵀ = 2β⁻¹D (``vdlib.linear.solve_lyapunov``); Φ = ½xᵀUx and j = −QUx.
+    Σ solves HΣ + ΣHᵀ = 2β⁻¹D; Φ = ½xᵀUx and j = −QUx. A thin wrapper of
+    :func:`vdlib.linear.ou_decomposition` (one implementation, with its input checks); returns
+    the named tuple ``(Sigma, U, Q)``.
     Used in: 04_potential_and_force
     """
-    from .linear import solve_lyapunov
+    from .linear import ou_decomposition
 
-    H, D = np.asarray(H, dtype=float), np.asarray(D, dtype=float)
-    Sigma = solve_lyapunov(H, 2.0 * D / beta_value, kind="continuous")
-    U = np.linalg.inv(Sigma) / beta_value
-    U = (U + U.T) / 2
-    Q = beta_value / 2 * (H @ Sigma - Sigma @ H.T)
-    return Sigma, U, Q
+    return ou_decomposition(H, D, beta_value)

@@ -16,7 +16,11 @@ covariance is known exactly: it solves the discrete Lyapunov equation with D rep
 stationary average E_ρ[D(x)] (:func:`exact_sgd_covariance`). The constant-D predictions of
 :mod:`vdlib.linear` use D(x*).
 
-Used in: 02_sgd_as_sde.
+Each SGD chain also accumulates the lag-one wedge products z_k ∧ z_{k+1} after the burn-in, so
+that a run returns the stationary area (angular-momentum) rates ⟨z_i ż_j − z_j ż_i⟩ of Lemma 20
+with their standard errors (:attr:`SGDChainsResult.area_rate`).
+
+Used in: 02_sgd_as_sde, 07_linear_case.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ __all__ = [
     "ExactCovariance",
     "diffusion_field",
     "run_sde_chains",
+    "exact_area_rate",
 ]
 
 
@@ -52,9 +57,14 @@ class SGDChainsResult:
     * ``mean``, ``mean_se``: the stationary mean and its standard error;
     * ``per_chain_cov``: each chain's time-averaged (x − x*)(x − x*)ᵀ, shape (n_chains, d, d);
     * ``final``: every chain's last iterate, shape (n_chains, d): independent stationary draws;
-    * ``snapshots``/``steps``: iterates every ``record_every`` steps (``None`` unless asked for).
+    * ``snapshots``/``steps``: iterates every ``record_every`` steps (``None`` unless asked for);
+    * ``area``, ``area_se``, ``per_chain_area`` (SGD chains only, else ``None``): the stationary
+      area rates A_ij = ⟨z_i ż_j − z_j ż_i⟩ in time units of η, from the lag-one wedge products
+      (z_{k,i} z_{k+1,j} − z_{k,j} z_{k+1,i})/η averaged over the steps after the burn-in, with
+      z = x − x*; antisymmetric d×d matrices (per chain: shape (n_chains, d, d)).
+      :attr:`area_rate` is A₁₂ = ⟨z₁ż₂ − z₂ż₁⟩ (counter-clockwise positive).
 
-    Used in: 02_sgd_as_sde
+    Used in: 02_sgd_as_sde, 07_linear_case
     """
 
     eta: float
@@ -75,11 +85,37 @@ class SGDChainsResult:
     steps: np.ndarray | None = field(default=None, repr=False)
     method: str = "sgd"
     elapsed_s: float = field(default=0.0, repr=False)
+    area: np.ndarray | None = None
+    area_se: np.ndarray | None = None
+    per_chain_area: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def noise_scale(self) -> float:
         """η/b, the factor in front of every constant-D prediction."""
         return self.eta / self.b
+
+    def _area_entry(self, M) -> float:
+        if M is None:
+            raise ValueError(
+                f"this result ({self.method}) has no area rates: they are accumulated by run_sgd_chains; "
+                "for the OU process use vdlib.linear.simulate_ou_area_rate"
+            )
+        if M.shape[-1] < 2:
+            raise ValueError("an area rate needs d >= 2 coordinates")
+        return float(M[0, 1])
+
+    @property
+    def area_rate(self) -> float:
+        """⟨z₁ż₂ − z₂ż₁⟩ per unit time η (the lag-one estimate, averaged over chains).
+
+        Used in: 07_linear_case
+        """
+        return self._area_entry(self.area)
+
+    @property
+    def area_rate_se(self) -> float:
+        """The standard error of :attr:`area_rate` (spread over independent chains / √n_chains)."""
+        return self._area_entry(self.area_se)
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +250,22 @@ def exact_sgd_covariance(problem, eta, b, replacement: bool = True) -> ExactCova
     return ExactCovariance(sigma=S, mean_diffusion=(mean_D + mean_D.T) / 2, diffusion_at_minimum=Dstar, spectral_radius=rho)
 
 
+def exact_area_rate(problem, eta, b, replacement: bool = True) -> float:
+    """The exact stationary area rate ⟨z₁ż₂ − z₂ż₁⟩ of SGD on least squares, per unit time η.
+
+    The batch noise has conditional mean zero, E[z_{k+1} | z_k] = (I − ηH) z_k, so the lag-one
+    statistic E[z_k ∧ z_{k+1}]/η equals (HΣ − ΣH)₁₂ exactly, with Σ the exact stationary
+    covariance of :func:`exact_sgd_covariance` (state-dependent noise and finite η included).
+    Compare :func:`vdlib.linear.sgd_area_rate` (constant D = D(x*), continuous or discrete).
+
+    Used in: 07_linear_case
+    """
+    from .linear import area_rate_from_covariance
+
+    ex = exact_sgd_covariance(problem, eta, b, replacement)
+    return area_rate_from_covariance(problem.hessian(), ex.sigma)
+
+
 def _check_stable(problem, eta, b, replacement) -> None:
     H = problem.hessian()
     eta_max = max_stable_learning_rate(H)
@@ -293,14 +345,14 @@ def run_sgd_chains(
     dev = torch.device(device or "cpu")
     xs, x = _initial(problem, x0, n_chains, dtype, dev)
     N, d = problem.N, problem.d
-    # rows (a_k, −y_k): one gather per step gives the batch inputs and targets together
-    Ay = torch.as_tensor(np.hstack([problem.A, -problem.y[:, None]]), dtype=dtype, device=dev).contiguous()
-    ones = torch.ones(n_chains, 1, 1, dtype=dtype, device=dev)
     c = torch.as_tensor(xs, dtype=torch.float64, device=dev)
     gen = torch.Generator(device=dev).manual_seed(seed)
+    batch_gradient_sum = _batch_gradient_sum(problem, n_chains, b, dtype, dev)
 
     acc1 = torch.zeros(n_chains, d, dtype=torch.float64, device=dev)
     acc2 = torch.zeros(n_chains, d, d, dtype=torch.float64, device=dev)
+    acc_lag = torch.zeros(n_chains, d, d, dtype=torch.float64, device=dev)  # Σ_k z_k z_{k+1}ᵀ
+    z_prev = x.double() - c
     snaps, steps = ([], []) if record_every is not None else (None, None)
     if snaps is not None:
         snaps.append(x.double().cpu().numpy().copy())
@@ -309,10 +361,7 @@ def run_sgd_chains(
     with _few_threads(device=dev):
         for k in range(1, n_steps + 1):
             idx = _sample_batches(n_chains, N, b, replacement, gen, dev)
-            batch = Ay.index_select(0, idx.reshape(-1)).view(n_chains, b, d + 1)  # (n, b, d+1)
-            r = torch.bmm(batch, torch.cat([x.unsqueeze(-1), ones], dim=1))  # residuals a·x − y, (n, b, 1)
-            grad_sum = torch.bmm(r.transpose(1, 2), batch).squeeze(1)[:, :d]  # Σ_batch a_k r_k, (n, d)
-            x = x - step_size * grad_sum
+            x = x - step_size * batch_gradient_sum(idx, x)
             if not torch.isfinite(x.sum()):
                 raise FloatingPointError(
                     f"SGD diverged at step {k}: an iterate became NaN or infinite; lower eta or raise b"
@@ -321,15 +370,72 @@ def run_sgd_chains(
                 z = x.double() - c
                 acc1 += z
                 acc2 += z[:, :, None] * z[:, None, :]
+                acc_lag += z_prev[:, :, None] * z[:, None, :]
+                z_prev = z
+            elif k == burn_in:
+                z_prev = x.double() - c
             if snaps is not None and k % record_every == 0:
                 snaps.append(x.double().cpu().numpy().copy())
                 steps.append(k)
 
-    return _result(
+    res = _result(
         acc1, acc2, n_steps - burn_in, x, xs, snaps, steps,
         eta=eta, b=b, replacement=replacement, n_steps=n_steps, burn_in=burn_in, n_chains=n_chains,
         seed=seed, method="sgd", t0=t0,
     )
+    lag = (acc_lag / (n_steps - burn_in)).cpu().numpy()
+    per_area = (lag - lag.transpose(0, 2, 1)) / eta  # ⟨z_i ż_j − z_j ż_i⟩, time unit η
+    res.per_chain_area = per_area
+    res.area = per_area.mean(axis=0)
+    res.area_se = per_area.std(axis=0, ddof=1) / np.sqrt(n_chains)
+    res.elapsed_s = time.perf_counter() - t0
+    return res
+
+
+_MOMENT_PATH_MAX_D = 4
+
+
+def _batch_gradient_sum(problem, n_chains, b, dtype, dev):
+    """A function (idx (n, b), x (n, d)) → Σ_{k ∈ batch} a_k(a_kᵀx − y_k), shape (n, d).
+
+    For small d the per-sample moments m_k = (a_k a_kᵀ, a_k y_k) are summed over each chain's
+    batch as one sparse product C @ M, where row c of the (n × N) CSR matrix C holds chain c's
+    batch indices (a repeated index counts twice); the gradient sum is then S x − v. This is the
+    same sum as forming the residuals sample by sample, with several times less work per step.
+    For larger d the residuals are formed per sample (two batched products).
+    """
+    import warnings
+
+    A, y, d = problem.A, problem.y, problem.d
+    N = problem.N
+    if d <= _MOMENT_PATH_MAX_D:
+        moments = np.hstack([(A[:, :, None] * A[:, None, :]).reshape(N, d * d), A * y[:, None]])
+        P = torch.as_tensor(moments, dtype=dtype, device=dev).contiguous()
+        crow = torch.arange(0, n_chains * b + 1, b, device=dev)
+        ones = torch.ones(n_chains * b, dtype=dtype, device=dev)
+
+        def grad_sum(idx, x):
+            C = torch.sparse_csr_tensor(crow, idx.reshape(-1), ones, size=(n_chains, N))
+            s = C @ P  # (n, d² + d): per-chain batch sums of the moments
+            S, v = s[:, : d * d].view(-1, d, d), s[:, d * d:]
+            return torch.bmm(S, x.unsqueeze(-1)).squeeze(-1) - v
+
+        with warnings.catch_warnings():  # torch flags CSR as beta once per process; the product is exact
+            warnings.simplefilter("ignore", UserWarning)
+            grad_sum(torch.zeros(n_chains, b, dtype=torch.long, device=dev),
+                     torch.zeros(n_chains, d, dtype=dtype, device=dev))
+        return grad_sum
+
+    # rows (a_k, −y_k): one gather per step gives the batch inputs and targets together
+    Ay = torch.as_tensor(np.hstack([A, -y[:, None]]), dtype=dtype, device=dev).contiguous()
+    ones = torch.ones(n_chains, 1, 1, dtype=dtype, device=dev)
+
+    def grad_sum(idx, x):
+        batch = Ay.index_select(0, idx.reshape(-1)).view(n_chains, b, d + 1)  # (n, b, d+1)
+        r = torch.bmm(batch, torch.cat([x.unsqueeze(-1), ones], dim=1))  # residuals a·x − y, (n, b, 1)
+        return torch.bmm(r.transpose(1, 2), batch).squeeze(1)[:, :d]  # Σ_batch a_k r_k, (n, d)
+
+    return grad_sum
 
 
 def _result(acc1, acc2, count, x, xs, snaps, steps, *, t0, **meta) -> SGDChainsResult:

@@ -1,0 +1,333 @@
+"""Tests of the per-sample-gradient engine (vdlib.persample) and the spectrum of D (vdlib.noise).
+
+Oracles:
+* per-sample gradients: ``engine="vmap"`` (torch.func.vmap over single examples, no own rule),
+  and, independently, the batch gradient of autograd (the row mean of G must equal it);
+* spectra: numpy ``eigvalsh`` of the explicit covariance ``np.cov(G.T, bias=True)``.
+
+Float32 tolerance for the engine: both routes compute the same float32 products in different
+orders, so entries agree to a few ulps of the largest entry: we use
+``|own − vmap| ≤ 1e-5 · max|G| + 1e-4 · |vmap|``.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vdlib import noise, persample
+from vdlib.persample import engine_plan, parameter_layout, per_sample_gradients
+
+CE = nn.CrossEntropyLoss(reduction="none")
+
+
+def assert_engine_matches(G, ref):
+    scale = ref.abs().max().item()
+    assert scale > 0
+    torch.testing.assert_close(G, ref, rtol=1e-4, atol=1e-5 * scale)
+
+
+def data(n=24, shape=(1, 12, 12), classes=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn((n, *shape), generator=g), torch.randint(0, classes, (n,), generator=g)
+
+
+def randomise_bn(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+            m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+            with torch.no_grad():
+                m.weight.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+    return model
+
+
+# ------------------------------------------------------------------ own engine vs the vmap oracle
+
+def test_mlp_matches_vmap_and_batch_gradient():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 32), nn.ReLU(inplace=True), nn.Linear(32, 16), nn.Tanh(),
+                          nn.Linear(16, 5))
+    X, y = data()
+    G = per_sample_gradients(model, CE, X, y, engine="own", chunk_size=7)
+    assert_engine_matches(G, per_sample_gradients(model, CE, X, y, engine="vmap"))
+    # independent oracle: the mean of the rows is the batch gradient of the mean loss
+    model.zero_grad()
+    CE(model(X), y).mean().backward()
+    batch = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    torch.testing.assert_close(G.mean(0), batch, rtol=1e-4, atol=1e-6)
+    # and the columns follow model.parameters()
+    layout = parameter_layout(model)
+    assert [b.name for b in layout] == [n for n, _ in model.named_parameters()]
+    assert layout[-1].stop == G.shape[1] == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("stride,padding,bias", [(1, 0, True), (2, 1, False), (1, "same", True), (2, 2, True)])
+def test_conv2d_matches_vmap(stride, padding, bias):
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, stride=stride, padding=padding, bias=bias), nn.ReLU(),
+                          nn.Conv2d(4, 6, 3, padding=1, bias=not bias), nn.MaxPool2d(2), nn.Flatten(), nn.LazyLinear(5))
+    X, y = data()
+    model(X[:1])  # materialise the lazy layer
+    assert set(engine_plan(model).values()) == {"own:conv2d", "own:linear"}
+    G = per_sample_gradients(model, CE, X, y, engine="own", chunk_size=10)
+    assert_engine_matches(G, per_sample_gradients(model, CE, X, y, engine="vmap"))
+
+
+def test_conv2d_groups_dilation_and_padding_modes_match_vmap():
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, padding_mode="reflect"), nn.ReLU(),
+                          nn.Conv2d(4, 6, 3, groups=2, dilation=2, padding=2), nn.ReLU(),
+                          nn.Conv2d(6, 6, 3, padding="same", groups=3, padding_mode="circular"),
+                          nn.Flatten(), nn.LazyLinear(5))
+    X, y = data(shape=(2, 10, 10))
+    model(X[:1])
+    G = per_sample_gradients(model, CE, X, y, engine="own")
+    assert_engine_matches(G, per_sample_gradients(model, CE, X, y, engine="vmap"))
+
+
+def test_batchnorm_eval_matches_vmap_and_training_flags_are_restored():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 10 * 10, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.5), nn.Linear(8, 5))
+    randomise_bn(model)
+    model.train()
+    X, y = data()
+    routes = engine_plan(model)
+    assert routes["1.weight"] == routes["5.bias"] == "own:batchnorm"
+    before = {n: b.clone() for n, b in model.named_buffers()}
+    G = per_sample_gradients(model, CE, X, y, engine="own")
+    assert model.training and all(m.training for m in model.modules())
+    assert all(p.requires_grad for p in model.parameters())
+    for n, b in model.named_buffers():  # eval mode: running statistics untouched
+        torch.testing.assert_close(b, before[n], rtol=0, atol=0)
+    ref = per_sample_gradients(model, CE, X, y, engine="vmap")
+    assert_engine_matches(G, ref)
+    # the BN weight gradient is not trivially zero, so the rule is really exercised
+    blk = next(b for b in parameter_layout(model) if b.name == "1.weight")
+    assert ref[:, blk.start:blk.stop].abs().max() > 1e-3
+
+
+class Scale(nn.Module):
+    """A module with its own parameter and no own rule: must go through the fallback."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.gain = nn.Parameter(torch.linspace(0.5, 1.5, n))
+
+    def forward(self, x):
+        return x * self.gain
+
+
+def test_fallback_module_is_used_and_warned_once():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 16), Scale(16), nn.ReLU(), nn.LayerNorm(16), nn.Linear(16, 5))
+    X, y = data()
+    routes = engine_plan(model)
+    assert routes["2.gain"] == routes["4.weight"] == "vmap" and routes["1.weight"] == "own:linear"
+    persample._WARNED_TYPES.discard("Scale")
+    with pytest.warns(UserWarning, match="Scale parameters use the torch.func"):
+        G = per_sample_gradients(model, CE, X, y, chunk_size=9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # second call: no warning for the same type
+        G2 = per_sample_gradients(model, CE, X, y, chunk_size=9)
+    torch.testing.assert_close(G, G2, rtol=0, atol=0)
+    assert_engine_matches(G, per_sample_gradients(model, CE, X, y, engine="vmap"))
+    with pytest.raises(ValueError, match="engine='auto'"):
+        per_sample_gradients(model, CE, X, y, engine="own")
+
+
+def test_shared_layer_and_chunking_and_reused_buffer():
+    torch.manual_seed(5)
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Linear(144, 12)
+            self.shared = nn.Linear(12, 12)
+            self.out = nn.Linear(12, 5)
+
+        def forward(self, x):
+            h = torch.relu(self.inp(x.flatten(1)))
+            return self.out(torch.tanh(self.shared(torch.tanh(self.shared(h)))))
+
+    model = Twice()
+    X, y = data(n=13)
+    out = torch.full((13, parameter_layout(model)[-1].stop), float("nan"))
+    G = per_sample_gradients(model, CE, X, y, out=out, chunk_size=4)
+    assert G.data_ptr() == out.data_ptr()
+    assert_engine_matches(G, per_sample_gradients(model, CE, X, y, engine="vmap"))
+    torch.testing.assert_close(G, per_sample_gradients(model, CE, X, y, chunk_size=13), rtol=1e-5, atol=1e-7)
+
+
+def test_chunks_iterate_all_rows():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 6), nn.ReLU(), nn.Linear(6, 5))
+    X, y = data(n=11)
+    G = per_sample_gradients(model, CE, X, y)
+    chunks = persample.per_sample_gradient_chunks(model, CE, X, y, chunk_size=4)
+    assert (chunks.n, chunks.d, len(chunks)) == (11, G.shape[1], 3)
+    rows = torch.cat([c.clone() for _, c in chunks])
+    torch.testing.assert_close(rows, G, rtol=0, atol=0)
+
+
+# ------------------------------------------------------------------ bad inputs of the engine
+
+def test_engine_bad_inputs_have_clear_errors():
+    model = nn.Linear(3, 2)
+    X, y = torch.randn(4, 3), torch.tensor([0, 1, 1, 0])
+    with pytest.raises(ValueError, match="4 examples but targets has 3"):
+        per_sample_gradients(model, CE, X, y[:3])
+    with pytest.raises(ValueError, match="N = 0"):
+        per_sample_gradients(model, CE, X[:0], y[:0])
+    with pytest.raises(ValueError, match="reduction='none'"):
+        per_sample_gradients(model, nn.CrossEntropyLoss(), X, y)
+    with pytest.raises(ValueError, match="no parameters with requires_grad"):
+        per_sample_gradients(nn.Sequential(nn.ReLU()), lambda o, t: o.sum(1), X, y)
+    frozen = nn.Linear(3, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="unfreeze"):
+        per_sample_gradients(frozen, CE, X, y)
+    with pytest.raises(ValueError, match=r"out must have shape \(4, 8\)"):
+        per_sample_gradients(model, CE, X, y, out=torch.empty(4, 7))
+    with pytest.raises(TypeError, match="torch.from_numpy"):
+        per_sample_gradients(model, CE, X, y, out=np.empty((4, 8), np.float32))
+    with pytest.raises(ValueError, match="chunk_size"):
+        per_sample_gradients(model, CE, X, y, chunk_size=0)
+    with pytest.raises(ValueError, match="engine must be one of"):
+        per_sample_gradients(model, CE, X, y, engine="fast")
+
+
+def test_auto_chunk_size_shrinks_with_activation_size():
+    small = nn.Sequential(nn.Flatten(), nn.Linear(144, 10))
+    big = nn.Sequential(nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64 * 144, 2))
+    x = torch.randn(2, 1, 12, 12)
+    a, b = persample.auto_chunk_size(small, x), persample.auto_chunk_size(big, x)
+    assert persample.MIN_AUTO_CHUNK <= b < a <= persample.MAX_AUTO_CHUNK
+
+
+# ------------------------------------------------------------------ the spectrum of D
+
+def random_gradients(N, d, seed, mean_scale=5.0):
+    rng = np.random.default_rng(seed)
+    G = rng.normal(size=(N, d)) * rng.uniform(0.1, 3.0, size=d) + mean_scale * rng.normal(size=d)
+    return G.astype(np.float32)
+
+
+def explicit_spectrum(G):
+    return np.sort(np.linalg.eigvalsh(np.cov(G.astype(float).T, bias=True)))[::-1]
+
+
+@pytest.mark.parametrize("N,d", [(60, 12), (9, 40), (30, 30)])
+@pytest.mark.parametrize("gemm_dtype", ["float64", "float32"])
+def test_routes_agree_with_explicit_covariance(N, d, gemm_dtype):
+    G = random_gradients(N, d, seed=N + d)
+    ref = explicit_spectrum(G)
+    tol = 1e-12 if gemm_dtype == "float64" else 1e-6  # relative to λ_max
+    for route in ("dxd", "gram", "auto"):
+        sp = noise.diffusion_spectrum(G, route=route, gemm_dtype=gemm_dtype)
+        assert sp.complete and sp.eigenvalues.shape == (d,) and sp.dim == d and sp.n_samples == N
+        assert np.all(np.diff(sp.eigenvalues) <= 0)
+        np.testing.assert_allclose(sp.eigenvalues, ref, rtol=0, atol=tol * ref[0])
+        np.testing.assert_allclose(sp.trace, ref.sum(), rtol=1e-6)
+    assert noise.diffusion_spectrum(G).route == ("dxd" if N > d else "gram")
+    D = noise.accumulate_diffusion_matrix(G)
+    np.testing.assert_allclose(D, noise.diffusion_matrix(G), rtol=0, atol=1e-12 * ref[0])
+
+
+def test_lanczos_top_k_matches_full_spectrum():
+    G = random_gradients(80, 300, seed=7)
+    full = noise.diffusion_spectrum(G, route="gram").eigenvalues
+    top = noise.diffusion_spectrum(torch.from_numpy(G), k=6)
+    assert top.route == "lanczos" and not top.complete and top.eigenvalues.shape == (6,)
+    np.testing.assert_allclose(top.eigenvalues, full[:6], rtol=1e-5)
+    np.testing.assert_allclose(top.trace, full.sum(), rtol=1e-5)
+
+
+def test_streamed_model_chunks_give_the_same_spectrum():
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 4), nn.ReLU(), nn.Linear(4, 3))
+    X, y = data(n=50, shape=(16,), classes=3)
+    G = per_sample_gradients(model, CE, X, y)  # N = 50 < d = 83
+    chunks = persample.per_sample_gradient_chunks(model, CE, X, y, chunk_size=7)
+    ref = explicit_spectrum(G.numpy())
+    for route in ("dxd", "gram"):
+        sp = noise.diffusion_spectrum(chunks, route=route)
+        np.testing.assert_allclose(sp.eigenvalues, ref, rtol=0, atol=1e-10 * ref[0])
+    # centred: never more than N − 1 non-zero eigenvalues
+    sp = noise.diffusion_spectrum(G)
+    assert sp.max_rank == 49 and sp.rank(1e-4) <= 49 and sp.rank("paper") <= 49
+
+
+def test_rank_never_exceeds_n_minus_one_and_rank_vs_n_shows_it():
+    G = random_gradients(40, 200, seed=9)
+    sp = noise.diffusion_spectrum(G)
+    assert sp.rank() == 39  # generic gradients: exactly N − 1, the centring removes one direction
+    table = noise.rank_vs_n(G, [2, 5, 10, 40])
+    np.testing.assert_array_equal(table["max_rank"], [1, 4, 9, 39])
+    for r in ("paper", 1e-2, 1e-3, 1e-4):
+        assert np.all(table[r] <= table["max_rank"]) and np.all(np.diff(table[r]) >= 0)
+    np.testing.assert_array_equal(table["paper"], table["max_rank"])
+    # low-rank gradients: the rank saturates at the true rank, not at n − 1
+    rng = np.random.default_rng(10)
+    low = (rng.normal(size=(60, 3)) @ rng.normal(size=(3, 200))).astype(np.float32)
+    table = noise.rank_vs_n(low, [2, 3, 10, 60], rng=1)
+    np.testing.assert_array_equal(table["paper"], [1, 2, 3, 3])
+    assert table["trace"][-1] == pytest.approx(np.trace(noise.diffusion_matrix(low)), rel=1e-6)
+
+
+def test_numerical_rank_on_constructed_spectra():
+    d = 1000
+    lmax = 2.0
+    t = lmax * d * noise.EPS_FLOAT32  # the paper's threshold, ≈1.2e-4 · λ_max here
+    ev = np.concatenate([[lmax, 0.5, 3e-2, 3e-3, 3e-4], [1.01 * t, 0.99 * t], np.zeros(d - 7)])
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation(ev)
+    assert noise.numerical_rank(shuffled) == 6
+    assert noise.numerical_rank(shuffled, rtol=1e-2) == 3
+    assert noise.numerical_rank(shuffled, rtol=1e-3) == 4
+    assert noise.numerical_rank(shuffled, rtol=1e-4) == 7
+    assert noise.rank_table(shuffled) == {"paper": 6, 1e-2: 3, 1e-3: 4, 1e-4: 7}
+    assert noise.paper_rank_threshold(1.0, 13_338) == pytest.approx(1.59e-3, rel=1e-2)
+    assert noise.numerical_rank(np.zeros(5)) == 0
+    # the paper's threshold scales with d: the same top eigenvalues in a larger matrix
+    assert noise.numerical_rank(ev[:7], dim=10 * d) == 4  # threshold 2.4e-3 now
+    with pytest.warns(UserWarning, match="only known to be ≥ 3"):
+        assert noise.numerical_rank(ev[:3], dim=d) == 3
+    with pytest.raises(ValueError, match="at most d eigenvalues"):
+        noise.numerical_rank(ev, dim=10)
+    with pytest.raises(ValueError, match="rtol"):
+        noise.numerical_rank(ev, rtol=2.0)
+    with pytest.raises(ValueError, match="rtol must be 'paper'"):
+        noise.numerical_rank(ev, rtol="numpy")
+
+
+def test_spectrum_bad_inputs_and_memory_refusal():
+    G = random_gradients(20, 50, seed=11)
+    with pytest.raises(noise.SpectrumMemoryError, match="route='gram'.*route='lanczos'"):
+        noise.diffusion_spectrum(G, route="dxd", max_bytes=10_000)
+    with pytest.raises(noise.SpectrumMemoryError, match="route='lanczos'"):
+        noise.diffusion_spectrum(G, route="gram", max_bytes=1_000)
+    with pytest.raises(ValueError, match="pass k"):
+        noise.diffusion_spectrum(G, route="lanczos")
+    with pytest.raises(ValueError, match="only route='lanczos'"):
+        noise.diffusion_spectrum(G, route="dxd", k=3)
+    with pytest.raises(ValueError, match="smaller than d"):
+        noise.diffusion_spectrum(G, k=50)
+    with pytest.raises(ValueError, match="at least two"):
+        noise.diffusion_spectrum(G[:1])
+    with pytest.raises(ValueError, match="N = 0"):
+        noise.diffusion_spectrum(G[:0])
+    bad = G.copy()
+    bad[3, 4] = np.nan
+    for route in ("dxd", "gram"):
+        with pytest.raises(ValueError, match="NaN"):
+            noise.diffusion_spectrum(bad, route=route)
+    with pytest.raises(ValueError, match="route must be one of"):
+        noise.diffusion_spectrum(G, route="svd")
+    with pytest.raises(ValueError, match="exceeds the N=20"):
+        noise.rank_vs_n(G, [5, 21])
+    with pytest.raises(TypeError, match="iterable of row chunks"):
+        noise.diffusion_spectrum(3.0)
