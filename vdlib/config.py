@@ -78,6 +78,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "shift_steps_1d": {"ci": 600, "book": 2_000, "full": 12_000},
     "shift_chains_2d": {"ci": 1_000, "book": 4_000, "full": 16_000},
     "shift_steps_2d": {"ci": 600, "book": 2_000, "full": 12_000},
+    # Part IV-b: long SGD trajectories on tiny-fc (vdlib.chains, vdlib.experiments.trajectory; R9-R11)
+    "trajectory_epochs": {"ci": 40, "book": 1_000, "full": 100_000},
+    "trajectory_burn_in": {"ci": 10, "book": 100, "full": 1_000},
+    "trajectory_chains": {"ci": 2, "book": 4, "full": 4},
+    "trajectory_control_chains": {"ci": 1, "book": 1, "full": 1},
+    "trajectory_per_class": {"ci": 64, "book": 512, "full": 512},
+    "trajectory_pretrain_epochs": {"ci": 30, "book": 1_000, "full": 3_000},
+    "trajectory_noise_batches": {"ci": 16, "book": 64, "full": 256},
 }
 
 

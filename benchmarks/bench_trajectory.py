@@ -1,0 +1,206 @@
+"""Benchmark: the many-chain engine (vdlib.chains) against a plain PyTorch loop on tiny-fc, side by side.
+
+Run:  .venv/bin/python benchmarks/bench_trajectory.py  [--quick] [--repeats R] [--threads T]
+
+Setting: tiny-fc (49 → 16–BN–ReLU → 4, d = 900), N = 2,048 inputs (the size of the paper's Fig. 3 run:
+4 classes × 512), batch 128 (16 steps per epoch), SGD momentum 0.9, lr 0.1. Random inputs are fine
+for timing. Everything is measured in this one run, interleaved, best of ``--repeats``:
+
+1. **plain**: the textbook loop, ``vdlib.models.build("tiny-fc")`` + ``DataLoader(TensorDataset,
+   batch_size=128, shuffle=True)`` + ``torch.optim.SGD``, summing ``loss.item()``;
+2. **plain, in-memory batches**: the same module and optimiser, batches cut from a permutation of the
+   in-memory tensors (no DataLoader): separates the loader's overhead from the module's;
+3. **engine** (``ChainEngine.run_epoch``, hand-written backward) with C = 1, 4, 16, 64 chains:
+   steps/s, *chain*-steps/s (C × steps/s) and the ratio to the plain loop;
+4. **engine, autograd backend** and **torch.func vmap(grad(functional_call))** (per-chain BN via
+   ``replace_all_batch_norm_modules_``) with C = 16: the alternatives the engine was chosen over;
+5. **recorded runs** (``run_chains``: one epoch + the per-epoch full-batch gradient, loss, error and
+   weights of every chain): epochs/s for the paper's group (sgd, 4 chains) and the four groups of the
+   full profile (sgd, momentum0, langevin, nobn) with 1 and 2 worker threads, extrapolated to 10⁵ epochs.
+
+No assertions: a script, not a test. Ratios > 1 mean the engine is faster.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from vdlib import chains as ch
+from vdlib import config, models
+
+N, K, B, LR, MOM = 2048, 4, 128, 0.1, 0.9
+
+
+def data(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(K, 49, generator=g)
+    y = torch.arange(N) % K
+    return centres[y] + torch.randn(N, 49, generator=g), y
+
+
+def plain_steps(X, y, epochs):
+    model = models.build("tiny-fc", num_classes=K, seed=0)
+    loader = DataLoader(TensorDataset(X, y), batch_size=B, shuffle=True, generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOM)
+    model.train()
+    running, steps = 0.0, 0
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            running += loss.item()
+            steps += 1
+    return steps / (time.perf_counter() - t0)
+
+
+def plain_inmemory_steps(X, y, epochs):
+    model = models.build("tiny-fc", num_classes=K, seed=0)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOM)
+    g = torch.Generator().manual_seed(0)
+    model.train()
+    steps = 0
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(N, generator=g)
+        for s in range(0, N, B):
+            idx = perm[s:s + B]
+            opt.zero_grad()
+            F.cross_entropy(model(X[idx]), y[idx]).backward()
+            opt.step()
+            steps += 1
+    return steps / (time.perf_counter() - t0)
+
+
+def engine(X, y, C, backend="manual", **kw):
+    lay = ch.layout("tiny-fc", K)
+    return ch.ChainEngine(X, y, ch.init_weights(lay, range(C)), lay, seeds=list(range(C)), lr=LR, momentum=MOM,
+                          batch_size=B, backend=backend, **kw)
+
+
+def engine_steps(eng, epochs):
+    eng.run_epoch()
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        eng.run_epoch()
+    return epochs * eng.steps_per_epoch / (time.perf_counter() - t0)
+
+
+def make_vmap_step(X, y, C):
+    """Per-chain SGD with torch.func: vmap over stacked parameters of the real module."""
+    from torch.func import functional_call, grad, replace_all_batch_norm_modules_, stack_module_state, vmap
+
+    mods = [models.build("tiny-fc", num_classes=K, seed=i) for i in range(C)]
+    for m in mods:
+        replace_all_batch_norm_modules_(m)  # batch statistics only, no running-stat updates inside vmap
+    params, _ = stack_module_state(mods)
+    params = {k: v.detach() for k, v in params.items()}
+    base = mods[0]
+
+    def loss(p, xb, yb):
+        return F.cross_entropy(functional_call(base, p, (xb,)), yb)
+
+    g = vmap(grad(loss))
+    names = list(params)
+    vel = {k: torch.zeros_like(v) for k, v in params.items()}
+    gens = [torch.Generator().manual_seed(i) for i in range(C)]
+
+    def epoch():
+        perm = torch.stack([torch.randperm(N, generator=q) for q in gens])
+        xs, ys = X[perm], y[perm]
+        for s in range(0, N, B):
+            grads = g(params, xs[:, s:s + B], ys[:, s:s + B])
+            for k in names:
+                vel[k].mul_(MOM).add_(grads[k])
+                params[k].sub_(LR * vel[k])
+        return N // B
+
+    return epoch
+
+
+def vmap_steps(epoch_fn, epochs):
+    epoch_fn()
+    t0 = time.perf_counter()
+    steps = sum(epoch_fn() for _ in range(epochs))
+    return steps / (time.perf_counter() - t0)
+
+
+def recorded_epochs_per_s(X, y, groups, epochs, workers):
+    lay, nobn = ch.layout("tiny-fc", K), ch.layout("tiny-fc", K, batchnorm=False)
+    engines = {}
+    for name, C in groups.items():
+        if name == "nobn":
+            engines[name] = ch.ChainEngine(X, y, ch.init_weights(nobn, range(C)), nobn, seeds=range(C), lr=LR,
+                                           momentum=MOM, batch_size=B)
+        else:
+            engines[name] = engine(X, y, C, **({"full_batch": True, "noise_std": 0.005} if name == "langevin" else {}))
+            if name == "momentum0":
+                engines[name] = ch.ChainEngine(X, y, ch.init_weights(lay, range(C)), lay, seeds=range(C), lr=LR,
+                                               momentum=0.0, batch_size=B)
+    ch.run_chains(engines, 2, progress=False, workers=workers)  # warm-up
+    t0 = time.perf_counter()
+    ch.run_chains(engines, epochs, progress=False, workers=workers)
+    return epochs / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer epochs per measurement")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    ep = 4 if args.quick else 12
+    X, y = data()
+    print(f"tiny-fc d=900, N={N}, b={B}, {N // B} steps/epoch | torch {torch.__version__} | "
+          f"{platform.processor() or platform.machine()} | torch threads {torch.get_num_threads()}")
+
+    chains = (1, 4, 16, 64)
+    cases = {"plain (DataLoader)": lambda: plain_steps(X, y, ep),
+             "plain, in-memory batches": lambda: plain_inmemory_steps(X, y, ep)}
+    engines = {C: engine(X, y, C) for C in chains}
+    for C in chains:
+        cases[f"engine C={C}"] = (lambda C=C: engine_steps(engines[C], max(2, ep * 4 // C)))
+    auto = {C: engine(X, y, C, backend="autograd") for C in (1, 16)}
+    for C in auto:
+        cases[f"engine autograd C={C}"] = (lambda C=C: engine_steps(auto[C], max(2, ep // 2)))
+    vm = make_vmap_step(X, y, 16)
+    cases["vmap(grad(functional_call)) C=16"] = lambda: vmap_steps(vm, max(2, ep // 2))
+    best = {k: 0.0 for k in cases}
+    for _ in range(args.repeats):
+        for k, f in cases.items():
+            best[k] = max(best[k], f())
+    base = best["plain (DataLoader)"]
+    print(f"\n{'case':36s} {'steps/s':>10s} {'chain-steps/s':>14s} {'ratio vs plain':>15s}")
+    for k, v in best.items():
+        C = int(k.split("C=")[1]) if "C=" in k else 1
+        print(f"{k:36s} {v:10.0f} {v * C:14.0f} {v * C / base:14.1f}×")
+
+    print("\nrecorded runs (run_chains: epoch + full-batch gradient/loss/error + weights, every epoch):")
+    rec_ep = 30 if args.quick else 100
+    full = config.current("full")
+    nc, ncc = full.size("trajectory_chains"), full.size("trajectory_control_chains")
+    groups = {"sgd": nc, "momentum0": ncc, "langevin": ncc, "nobn": ncc}
+    label = ", ".join(f"{g}×{c}" for g, c in groups.items())
+    setups = {f"paper group: sgd×{nc}": ({"sgd": nc}, 1),
+              f"full profile ({label})": (groups, 1),
+              "  the same, 2 worker threads": (groups, 2),
+              f"controls momentum0×{ncc} + nobn×{ncc}": ({"momentum0": ncc, "nobn": ncc}, 1),
+              f"langevin×{ncc} alone": ({"langevin": ncc}, 1)}
+    rbest = {k: 0.0 for k in setups}
+    for _ in range(max(1, args.repeats - 1)):
+        for k, (groups, w) in setups.items():
+            rbest[k] = max(rbest[k], recorded_epochs_per_s(X, y, groups, rec_ep, w))
+    for k, v in rbest.items():
+        print(f"  {k:48s} {v:7.1f} epochs/s -> 10^4 epochs {1e4 / v / 60:5.1f} min, 10^5 epochs {1e5 / v / 60:6.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Long-running experiments of the book, runnable from the command line and loadable by the chapters.
+
+``python -m vdlib.experiments <command> [options]``; ``python -m vdlib.experiments --help`` lists the
+commands. Each command is a module of this package registered in :data:`COMMANDS`; it provides
+
+* ``add_arguments(parser)``: its command-line options (an :class:`argparse.ArgumentParser`);
+* ``main(args) -> int``: run it from the parsed options (exit status);
+* a Python API (``run(...)``, ``load(folder)``) that the chapters call directly.
+
+Each experiment writes an artifact folder (npz arrays + ``meta.json`` with the seed, versions, device,
+data source and protocol) that chapters load instead of recomputing.
+
+Commands:
+
+* ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`.
+"""
+from __future__ import annotations
+
+import importlib
+
+#: command name -> module (``vdlib.experiments.<module>``). Add a line to register a new command.
+COMMANDS: dict[str, str] = {
+    "trajectory": "trajectory",
+}
+
+
+def command_module(name: str):
+    """The module implementing command ``name`` (imported on first use)."""
+    if name not in COMMANDS:
+        raise ValueError(f"unknown experiment {name!r}: choose one of {', '.join(COMMANDS)}")
+    return importlib.import_module(f".{COMMANDS[name]}", __name__)
+
+
+def __getattr__(name):
+    if name in COMMANDS:
+        return command_module(name)
+    raise AttributeError(f"module 'vdlib.experiments' has no attribute {name!r}")
+
+
+__all__ = ["COMMANDS", "command_module", *COMMANDS]

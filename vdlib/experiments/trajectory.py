@@ -1,0 +1,611 @@
+"""Long SGD trajectories on tiny-fc with controls (Part IV-b, Fig. 3 of the paper; targets R9–R11).
+
+The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`Protocol`:
+
+1. **Data.** 4 classes × 512 training images, down-sampled to 7×7 (the authors' run at commit
+   ``e05ed9c``: ``nc=4``, N = 2,048). MNIST when a local copy exists, else Fashion-MNIST (the only
+   real 28×28 set available offline here); ``meta.json`` records which and from where. Pixels are
+   scaled to [0, 1]; the 7×7 images use Pillow-style bilinear shrinking, as the authors' loader did
+   (:func:`vdlib.data.downsample`).
+2. **Pre-training to zero training error.** Each chain's network is trained with SGD (momentum 0.9,
+   batch 128, ``pretrain_lr``) until its full-batch training error is zero (a snapshot is taken at the
+   first epoch it is, and training stops when all chains have one; a chain that never gets there keeps
+   its best snapshot, and the metadata say so). Chain ``i`` of every control starts from the same
+   initial weights (seed-derived), so the controls are paired; the no-BN net shares the Linear layers
+   of the BN net's initialisation.
+3. **The recorded phase.** ``epochs`` epochs from zero velocity, all groups in lock-step, recorded once
+   per epoch (weights, full-batch loss, training error, ‖∇f‖/√d in training mode with full-batch BN
+   statistics, and the FDR1 scalars; see :mod:`vdlib.chains`). The first ``burn_in`` epochs are
+   recorded but belong to the transient: analyses start at row ``burn_in`` (the code's ``if e > 1000``).
+4. **Controls** (R9), each a group of ``control_chains`` chains run beside the ``chains`` chains of the
+   paper's setting ``"sgd"`` (momentum 0.9, BN, mini-batches of 128):
+
+   * ``"momentum0"``, control (a): the same without momentum;
+   * ``"langevin"``, control (b): full-batch gradient + isotropic Gaussian noise with the trace of
+     SGD's mini-batch noise, σ² = tr Σ_B / d measured per chain at the start of the recorded phase from
+     ``noise_batches`` mini-batch gradients (:meth:`vdlib.chains.ChainEngine.noise_trace`), then
+     heavy-ball with the same η and μ: a reversible (detailed-balance) reference;
+   * ``"nobn"``, control (c): tiny-fc without BatchNorm (d = 868 for 4 classes), pre-trained itself.
+
+**Learning rate [interpretation].** The paper says the lr is held at 10⁻³ after burn-in; the code at
+``e05ed9c`` has no schedule and defaults to 0.1. We use the code's constant 0.1 by default: it gives
+‖∇f‖/√d of order 10⁻³, the range of Fig. 3c. ``lr=`` changes it.
+
+Cost (2-core machine under load, 1 thread; ``benchmarks/bench_trajectory.py``): the ``sgd`` group of
+4 chains records ~90 epochs/s (10⁵ epochs ≈ 19 min), momentum0 + nobn (1 chain each) ~70 epochs/s,
+langevin (1 chain, a full-batch gradient at every step) ~72 epochs/s; all four groups together
+~26 epochs/s (10⁵ epochs ≈ 1 h; ``--controls`` splits them over two processes/cores). Pre-training to
+zero error takes 700–2,900 epochs with BN (~20 s for 4 chains); without BN the error stays at 0.05–1 %
+after 3,000 epochs (recorded in ``meta.json``).
+
+Artifact (``out`` folder): ``meta.json`` (protocol, seeds, versions, device, data source, noise traces,
+pre-training outcome, timings, status), ``trajectory.npz`` (the small per-epoch series of every group:
+``"<group>/loss"``, ``"<group>/grad_norm"``, ...), one subfolder per group with memory-mapped
+``weights.npy`` (chains × (epochs+1) × d, float32) and the series, ``pretrained.pt`` and the rolling
+``checkpoint.pt``. ``--resume`` continues a killed run with no lost or duplicated epoch.
+
+Command line::
+
+    python -m vdlib.experiments trajectory --profile full [--out DIR] [--resume]
+
+Python::
+
+    res = vdlib.experiments.trajectory.run(profile="ci")      # in memory, seconds
+    res = vdlib.experiments.trajectory.load("artifacts/trajectory_full")
+    X = res.records["sgd"].trajectory(chain=0, start=res.protocol.burn_in)   # T×d, feeds vdlib.trajectory
+
+Used in: Part IV-b chapters (Fig. 3 and its controls).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import chains as ch
+from .. import checks
+
+__all__ = ["CONTROLS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
+           "add_arguments", "main", "ARTIFACT_FORMAT"]
+
+ARTIFACT_FORMAT = "vdlib.experiments.trajectory/1"
+
+#: The groups a run can hold: what differs from the paper's setting ``"sgd"``.
+CONTROLS: dict[str, str] = {
+    "sgd": "the paper's setting: SGD, momentum 0.9, BatchNorm, mini-batches",
+    "momentum0": "control (a): momentum 0",
+    "langevin": "control (b): full-batch gradient + isotropic Gaussian noise of matched trace (reversible)",
+    "nobn": "control (c): no BatchNorm",
+}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Every setting of a trajectory run (JSON round-trips through :meth:`as_dict` / :meth:`from_dict`)."""
+
+    epochs: int
+    burn_in: int
+    chains: int
+    control_chains: int | None = None
+    per_class: int = 512
+    pretrain_max_epochs: int = 2000
+    noise_batches: int = 64
+    model: str = "tiny-fc"
+    dataset: str = "auto"
+    classes: tuple[int, ...] = (0, 1, 2, 3)
+    downsample: str = "bilinear"
+    lr: float = 0.1
+    momentum: float = 0.9
+    batch_size: int = 128
+    weight_decay: float = 0.0
+    replacement: bool = False
+    pretrain_lr: float = 0.1
+    controls: tuple[str, ...] = ("sgd", "momentum0", "langevin", "nobn")
+    seed: int = 0
+    data_seed: int = 0
+    record_fdr: bool = False
+    profile: str = "custom"
+
+    def __post_init__(self):
+        checks.integer(self.epochs, "epochs", minimum=1)
+        checks.integer(self.burn_in, "burn_in", minimum=0)
+        if self.burn_in >= self.epochs:
+            raise ValueError(f"burn_in={self.burn_in} must be smaller than epochs={self.epochs}: "
+                             "nothing would be left after the burn-in")
+        checks.integer(self.chains, "chains", minimum=1)
+        if self.control_chains is not None:
+            checks.integer(self.control_chains, "control_chains", minimum=1)
+        checks.integer(self.per_class, "per_class", minimum=1)
+        checks.integer(self.pretrain_max_epochs, "pretrain_max_epochs", minimum=0)
+        checks.integer(self.noise_batches, "noise_batches", minimum=2)
+        checks.learning_rate(self.lr)
+        checks.positive(self.pretrain_lr, "pretrain_lr")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {self.weight_decay}")
+        checks.integer(self.batch_size, "batch size b")
+        unknown = [c for c in self.controls if c not in CONTROLS]
+        if unknown or not self.controls or len(set(self.controls)) != len(self.controls):
+            raise ValueError(f"controls must be distinct names from {', '.join(CONTROLS)}, got {list(self.controls)}")
+        if self.dataset not in ("auto", "mnist", "fashion-mnist"):
+            raise ValueError(f"dataset must be 'auto', 'mnist' or 'fashion-mnist', got {self.dataset!r}")
+        ch.layout(self.model, len(self.classes))  # validates the model name
+
+    def n_chains(self, group: str) -> int:
+        """Chains in ``group``: ``chains`` for ``"sgd"``, ``control_chains`` (default ``chains``) for the controls."""
+        if group == "sgd" or self.control_chains is None:
+            return self.chains
+        return self.control_chains
+
+    @property
+    def n_examples(self) -> int:
+        return self.per_class * len(self.classes)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["classes"], d["controls"] = list(self.classes), list(self.controls)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Protocol":
+        d = dict(d)
+        d["classes"], d["controls"] = tuple(d["classes"]), tuple(d["controls"])
+        return cls(**d)
+
+
+def protocol(profile: str | None = None, **overrides) -> Protocol:
+    """The protocol of a run profile (sizes from :data:`vdlib.config.SIZES`), with ``overrides``.
+
+    ``ci``: seconds (tests); ``book``: what a chapter affords; ``full``: 10⁵ epochs at the paper's scale.
+    """
+    from ..config import current
+
+    cfg = current(profile)
+    base = dict(epochs=cfg.size("trajectory_epochs"), burn_in=cfg.size("trajectory_burn_in"),
+                chains=cfg.size("trajectory_chains"), control_chains=cfg.size("trajectory_control_chains"),
+                per_class=cfg.size("trajectory_per_class"),
+                pretrain_max_epochs=cfg.size("trajectory_pretrain_epochs"),
+                noise_batches=cfg.size("trajectory_noise_batches"),
+                record_fdr=cfg.profile != "full", profile=cfg.profile)
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(Protocol)}
+    if unknown:
+        raise TypeError(f"unknown protocol settings {sorted(unknown)}; known: "
+                        f"{', '.join(f.name for f in dataclasses.fields(Protocol))}")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if "classes" in base:
+        base["classes"] = tuple(int(c) for c in base["classes"])
+    if "controls" in base:
+        base["controls"] = tuple(base["controls"])
+    return Protocol(**base)
+
+
+# --------------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------------
+def load_data(p: Protocol, root=None):
+    """``(X, y, info)``: the 7×7 class subset as tensors (X (N, 49) float32 in [0, 1], y int64) and a dict
+    with the dataset name, source, note and a fingerprint."""
+    from .. import data as D
+
+    note = ""
+    name = p.dataset
+    if name == "auto":
+        if D.available("mnist", root):
+            name = "mnist"
+        else:
+            name = "fashion-mnist"
+            note = ("MNIST was not found locally (pass root= or set $VDLIB_DATA); the run uses Fashion-MNIST "
+                    "instead of the paper's MNIST")
+    ds = D.load(name, root)
+    x, y = ds.split("train")
+    xs, ys = D.class_subset(x, y, p.classes, per_class=p.per_class, seed=p.data_seed)
+    x7 = D.downsample(xs, 7, method=p.downsample).reshape(len(ys), 49) / np.float32(255.0)
+    X = torch.from_numpy(np.ascontiguousarray(x7, dtype=np.float32))
+    Y = torch.from_numpy(np.asarray(ys, dtype=np.int64))
+    info = {"dataset": name, "source": ds.source, "note": note, "classes": list(p.classes),
+            "class_names": [ds.classes[c] for c in p.classes], "N": int(len(Y)),
+            "fingerprint": float(X.double().sum()) + 1e-3 * float((X.double() ** 2).sum())}
+    return X, Y, info
+
+
+# --------------------------------------------------------------------------------------------------
+# seeds
+# --------------------------------------------------------------------------------------------------
+def _seed(p: Protocol, *stream: int) -> int:
+    return int(np.random.SeedSequence([p.seed, *stream]).generate_state(1, np.uint32)[0])
+
+
+def _n_init(p: Protocol, batchnorm: bool) -> int:
+    groups = [g for g in p.controls if (g != "nobn") == batchnorm]
+    return max((p.n_chains(g) for g in groups), default=0)
+
+
+def _init_seeds(p: Protocol, n: int | None = None) -> list[int]:
+    return [_seed(p, 1, i) for i in range(p.chains if n is None else n)]
+
+
+def _chain_seeds(p: Protocol, control: str) -> list[int]:
+    k = list(CONTROLS).index(control)
+    return [_seed(p, 2, k, i) for i in range(p.n_chains(control))]
+
+
+# --------------------------------------------------------------------------------------------------
+# pre-training
+# --------------------------------------------------------------------------------------------------
+def pretrain(X, y, p: Protocol, batchnorm: bool, device=None, check_every: int = 5) -> dict[str, Any]:
+    """Train fresh networks (as many as the largest group with this architecture) to zero training error.
+
+    The error is checked every ``check_every`` epochs (and at the last). Returns ``theta`` (chains, d):
+    each chain's weights at the first check with zero error (else at its lowest error), ``epochs`` (that
+    epoch per chain), ``error`` (the training error there) and ``reached_zero`` (bool per chain).
+    """
+    lay = ch.layout(p.model, len(p.classes), batchnorm=batchnorm)
+    n = max(1, _n_init(p, batchnorm))
+    theta0 = ch.init_weights(lay, _init_seeds(p, n))
+    eng = ch.ChainEngine(X, y, theta0, lay, seeds=[_seed(p, 3, int(batchnorm), i) for i in range(n)],
+                         lr=p.pretrain_lr, momentum=0.9, weight_decay=p.weight_decay, batch_size=p.batch_size,
+                         replacement=p.replacement, device=device)
+    ev = eng.evaluate()
+    best = eng.theta.clone()
+    best_err = ev["error"].clone()
+    best_epoch = torch.zeros(n, dtype=torch.int64)
+    done = best_err == 0
+    for e in range(1, p.pretrain_max_epochs + 1):
+        if bool(done.all()):
+            break
+        eng.run_epoch()
+        if e % check_every and e != p.pretrain_max_epochs:
+            continue
+        ev = eng.evaluate()
+        if not bool(torch.isfinite(ev["loss"]).all()):
+            raise ch.TrajectoryDiverged(
+                f"pre-training diverged at epoch {e} (lr={p.pretrain_lr}): lower pretrain_lr", epoch=e,
+                group="pretrain", chains=torch.nonzero(~torch.isfinite(ev["loss"])).view(-1).tolist(),
+                checkpoint_epoch=None)
+        better = (~done) & (ev["error"] < best_err)
+        best[better] = eng.theta[better]
+        best_err[better] = ev["error"][better]
+        best_epoch[better] = e
+        done = done | (ev["error"] == 0)
+    return {"theta": best.cpu(), "epochs": best_epoch.tolist(), "error": best_err.double().cpu().tolist(),
+            "reached_zero": (best_err == 0).tolist(), "d": lay.d}
+
+
+# --------------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class TrajectoryResult:
+    """A finished (or loaded) run: ``protocol``, ``records`` (group -> :class:`vdlib.chains.Record`), ``meta``."""
+
+    protocol: Protocol
+    records: dict[str, ch.Record]
+    meta: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None
+
+    def record(self, group: str) -> ch.Record:
+        if group not in self.records:
+            raise KeyError(f"no group {group!r} in this run; groups: {', '.join(self.records)}")
+        return self.records[group]
+
+    def trajectory(self, group: str = "sgd", chain: int = 0) -> np.ndarray:
+        """The T×d weight trajectory of one chain after the burn-in (feeds :mod:`vdlib.trajectory`)."""
+        return self.record(group).trajectory(chain, start=self.protocol.burn_in)
+
+    def summary(self) -> str:
+        lines = [f"trajectory run: {self.protocol.model}, {self.meta.get('data', {}).get('dataset', '?')} "
+                 f"N={self.protocol.n_examples}, {self.protocol.epochs} epochs (burn-in {self.protocol.burn_in}), "
+                 f"lr={self.protocol.lr}, b={self.protocol.batch_size}"]
+        for g, rec in self.records.items():
+            t = rec.epochs_done
+            s = slice(self.protocol.burn_in, t + 1)
+            gn = np.asarray(rec.grad_norm[:, s])
+            lines.append(f"  {g:10s} {rec.n_chains} chains, d={rec.d}: |grad f|/sqrt(d) mean {gn.mean():.3g}, "
+                         f"loss {np.asarray(rec.loss[:, s]).mean():.3g}, "
+                         f"train error {np.asarray(rec.error[:, s]).mean():.3%}")
+        return "\n".join(lines)
+
+
+def _versions() -> dict[str, str]:
+    from .. import __version__
+
+    return {"vdlib": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "torch": torch.__version__}
+
+
+def _device_info(device) -> str:
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
+
+
+def _write_json(path: Path, obj) -> None:
+    ch._write_json_atomic(path, obj)
+
+
+def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.ndarray]) -> None:
+    arrays = dict(extra)
+    for g, rec in records.items():
+        n = rec.epochs_done
+        for k in ("loss", "error", "grad_norm", "theta_dot_grad"):
+            arrays[f"{g}/{k}"] = np.asarray(getattr(rec, k)[:, :n + 1])
+        for k in ("step_sq", "theta_dot_step_grad"):
+            arrays[f"{g}/{k}"] = np.asarray(getattr(rec, k)[:, :n])
+        arrays[f"{g}/initial_weights"] = np.asarray(rec.weights[:, 0])
+        arrays[f"{g}/final_weights"] = np.asarray(rec.weights[:, n])
+    fd_tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(fd_tmp, **arrays)
+    os.replace(fd_tmp, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------------
+def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resume: bool = False,
+        progress: bool | None = None, device=None, num_threads: int | None = 1, data_root=None,
+        stop_after: int | None = None, checkpoint_every: float = 60.0, command: str | None = None,
+        workers: int = 1) -> TrajectoryResult:
+    """Run the protocol: load data, pre-train, measure the noise trace, record the long phase.
+
+    Parameters
+    ----------
+    p : Protocol, optional
+        Default: :func:`protocol` ``(profile)``.
+    out : path, optional
+        Artifact folder (memory-mapped arrays, checkpoints, ``meta.json``, ``trajectory.npz``). Without
+        it the run stays in memory (fine for the ``ci`` and ``book`` sizes).
+    resume : bool
+        Continue the run in ``out`` (same protocol); pre-training is not repeated.
+    progress : bool, optional
+        Progress bar (default: ``full`` profile only).
+    device : str, optional
+        ``"cpu"`` (default) or ``"cuda"``.
+    num_threads : int or None
+        torch CPU threads during the run (restored afterwards). Default 1: the tensors are small, and
+        on a busy 2-core machine a second thread made the run 5–10× *slower* (thread hand-offs);
+        None leaves torch's setting.
+    data_root : path, optional
+        Where to look for MNIST / Fashion-MNIST first.
+    stop_after : int, optional
+        Stop after this many recorded epochs (checkpointed): simulates a killed run.
+    workers : int
+        Threads that advance the groups side by side (:func:`vdlib.chains.run_chains`); same results.
+    """
+    from ..config import select_device
+
+    p = protocol(profile) if p is None else p
+    if not isinstance(p, Protocol):
+        raise TypeError("p must be a Protocol (vdlib.experiments.trajectory.protocol(...))")
+    dev = select_device(device)
+    before = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(checks.integer(num_threads, "num_threads"))
+    try:
+        return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command,
+         workers) -> TrajectoryResult:
+    t_start = time.perf_counter()
+    folder = Path(out) if out is not None else None
+    meta_path = folder / "meta.json" if folder is not None else None
+    if folder is not None:
+        if meta_path.is_file() and not resume:
+            raise FileExistsError(f"{folder} already holds a trajectory run: pass resume=True (--resume) to "
+                                  "continue it, or choose another folder (--out)")
+        if resume and meta_path.is_file():
+            old = Protocol.from_dict(json.loads(meta_path.read_text())["protocol"])
+            if old != p:
+                diffs = [k for k, v in p.as_dict().items() if old.as_dict().get(k) != v]
+                raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
+                                 "same settings, or use another folder")
+        folder.mkdir(parents=True, exist_ok=True)
+    elif resume:
+        raise ValueError("resume=True needs out=<the run's folder>")
+
+    X, y, data_info = load_data(p, data_root)
+    meta: dict[str, Any] = {"format": ARTIFACT_FORMAT, "protocol": p.as_dict(), "data": data_info,
+                            "versions": _versions(), "device": _device_info(dev), "controls": {},
+                            "status": "running", "command": command}
+    pre_path = folder / "pretrained.pt" if folder is not None else None
+    if pre_path is not None and pre_path.is_file():
+        pre = torch.load(pre_path, map_location="cpu", weights_only=True)
+        if abs(pre["fingerprint"] - data_info["fingerprint"]) > 1e-6 * abs(data_info["fingerprint"]):
+            raise ValueError(f"{pre_path} was made from other data: use another folder")
+        pre = json.loads(pre["json"]) | {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
+                                         "noise": pre["noise"]}
+    else:
+        t0 = time.perf_counter()
+        need_bn = any(c != "nobn" for c in p.controls)
+        pre = {"bn": None, "nobn": None, "theta_bn": torch.zeros(0), "theta_nobn": torch.zeros(0)}
+        if need_bn:
+            r = pretrain(X, y, p, batchnorm=True, device=dev)
+            pre["theta_bn"] = r.pop("theta")
+            pre["bn"] = r
+        if "nobn" in p.controls:
+            r = pretrain(X, y, p, batchnorm=False, device=dev)
+            pre["theta_nobn"] = r.pop("theta")
+            pre["nobn"] = r
+        pre["seconds"] = time.perf_counter() - t0
+        # the matched noise of control (b): tr Σ_B of SGD at each chain's starting point
+        noise = {}
+        for c in p.controls:
+            bn = c != "nobn"
+            lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
+            probe = ch.ChainEngine(X, y, pre["theta_bn" if bn else "theta_nobn"][:p.n_chains(c)], lay,
+                                   seeds=_chain_seeds(p, c),
+                                   lr=p.lr, batch_size=p.batch_size, replacement=p.replacement, device=dev)
+            nt = probe.noise_trace(p.noise_batches, seed=_seed(p, 4, list(CONTROLS).index(c)))
+            noise[c] = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in nt.items()}
+        pre["noise"] = json.dumps(noise)
+        if pre_path is not None:
+            ch._save_atomic(pre_path, {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
+                                       "noise": pre["noise"], "fingerprint": data_info["fingerprint"],
+                                       "json": json.dumps({k: pre[k] for k in ("bn", "nobn", "seconds")})})
+    noise = json.loads(pre["noise"])
+    meta["pretrain"] = {"bn": pre["bn"], "nobn": pre["nobn"], "seconds": pre["seconds"]}
+    for key in ("bn", "nobn"):
+        r = pre[key]
+        if r is not None and not all(r["reached_zero"]):
+            meta["pretrain"][f"{key}_warning"] = (
+                f"chains {[i for i, z in enumerate(r['reached_zero']) if not z]} did not reach zero training error "
+                f"in {p.pretrain_max_epochs} epochs (best errors {r['error']}); raise pretrain_max_epochs")
+
+    engines = {}
+    for c in p.controls:
+        bn = c != "nobn"
+        lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
+        kw = dict(seeds=_chain_seeds(p, c), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
+                  batch_size=p.batch_size, replacement=p.replacement, device=dev)
+        sigma = [0.0] * p.n_chains(c)
+        if c == "momentum0":
+            kw["momentum"] = 0.0
+        if c == "langevin":
+            sigma = ch.matched_noise_std(noise[c]["trace"], lay.d).tolist()
+            kw.update(full_batch=True, noise_std=sigma)
+        # chain i of every group starts from pre-trained network i: the groups are paired
+        engines[c] = ch.ChainEngine(X, y, pre["theta_bn" if bn else "theta_nobn"][:p.n_chains(c)], lay, **kw)
+        meta["controls"][c] = {"description": CONTROLS[c], "d": lay.d, "batchnorm": bn,
+                               "momentum": kw["momentum"], "full_batch": c == "langevin", "noise_std": sigma,
+                               "noise_trace_start": noise[c]["trace"], "noise_bias_sq_start": noise[c]["bias_sq"],
+                               "full_grad_sq_start": noise[c]["full_grad_sq"], "seeds": kw["seeds"],
+                               "steps_per_epoch": engines[c].steps_per_epoch}
+    meta["init_seeds"] = _init_seeds(p, max(_n_init(p, True), _n_init(p, False)))
+    if folder is not None:
+        _write_json(meta_path, meta)
+
+    t0 = time.perf_counter()
+    try:
+        records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
+                                (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
+                                progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
+                                workers=workers)
+    except ch.TrajectoryDiverged as err:
+        if folder is not None:
+            meta.update(status="diverged", error=str(err), epochs_done=err.checkpoint_epoch)
+            _write_json(meta_path, meta)
+        raise
+    seconds = time.perf_counter() - t0
+    done = min(r.epochs_done for r in records.values())
+    for c, eng in engines.items():
+        nt = eng.noise_trace(p.noise_batches, seed=_seed(p, 5, list(CONTROLS).index(c)))
+        meta["controls"][c]["noise_trace_end"] = nt["trace"].tolist()
+    meta.update(status="complete" if done == p.epochs else "stopped", epochs_done=done,
+                seconds={"record_phase_this_call": seconds, "total_this_call": time.perf_counter() - t_start,
+                         "epochs_per_second": (done - records[p.controls[0]].start_epoch) / seconds
+                         if seconds > 0 else None})
+    if folder is not None:
+        extra = {"pretrain/theta_bn": pre["theta_bn"].numpy(), "pretrain/theta_nobn": pre["theta_nobn"].numpy()}
+        _series_npz(folder / "trajectory.npz", records, extra)
+        _write_json(meta_path, meta)
+    return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
+
+
+def load(out) -> TrajectoryResult:
+    """Load an artifact folder written by :func:`run` / the command line (weights memory-mapped)."""
+    folder = Path(out)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"no trajectory artifact in {folder} (meta.json missing): create it with "
+            f"`python -m vdlib.experiments trajectory --out {folder}`")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != ARTIFACT_FORMAT:
+        raise ValueError(f"{meta_path} is not a {ARTIFACT_FORMAT} artifact")
+    p = Protocol.from_dict(meta["protocol"])
+    records = {c: ch.open_record(folder / c) for c in p.controls if (folder / c / "record.json").is_file()}
+    return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
+
+
+# --------------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=("ci", "book", "full"), default=None,
+                        help="sizes from vdlib.config.SIZES (default: $VDLIB_PROFILE, else book)")
+    parser.add_argument("--out", default=None,
+                        help="artifact folder (default: artifacts/trajectory_<profile> in the current folder)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    parser.add_argument("--epochs", type=int, default=None, help="recorded epochs (profile default)")
+    parser.add_argument("--burn-in", type=int, default=None, help="epochs of the transient (profile default)")
+    parser.add_argument("--chains", type=int, default=None, help="chains of the sgd group (profile default)")
+    parser.add_argument("--control-chains", type=int, default=None,
+                        help="chains of each control group (profile default)")
+    parser.add_argument("--controls", default=None,
+                        help=f"comma-separated groups from {','.join(CONTROLS)} (default: all)")
+    parser.add_argument("--model", choices=("tiny-fc", "small-fc"), default=None)
+    parser.add_argument("--dataset", choices=("auto", "mnist", "fashion-mnist"), default=None)
+    parser.add_argument("--classes", default=None, help="comma-separated class labels (default 0,1,2,3)")
+    parser.add_argument("--per-class", type=int, default=None, help="training images per class (profile default)")
+    parser.add_argument("--data-root", default=None, help="folder with MNIST / Fashion-MNIST files")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate of the recorded phase (0.1)")
+    parser.add_argument("--momentum", type=float, default=None, help="momentum of the sgd/langevin/nobn groups (0.9)")
+    parser.add_argument("--batch-size", type=int, default=None, help="mini-batch size b (128)")
+    parser.add_argument("--weight-decay", type=float, default=None, help="weight decay (0)")
+    parser.add_argument("--replacement", action="store_true", default=None,
+                        help="sample mini-batches with replacement (default: per-epoch permutations)")
+    parser.add_argument("--seed", type=int, default=None, help="master seed (0)")
+    parser.add_argument("--record-fdr", action=argparse.BooleanOptionalAction, default=None,
+                        help="also store the vectors grad f and delta theta per epoch (default: not in full)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for these small tensors)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="threads advancing the groups side by side (default 1; the results do not depend on it)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
+    parser.add_argument("--checkpoint-every", type=float, default=60.0,
+                        help="seconds between checkpoints of the long phase (default 60)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar (default: on under the full profile)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..config import profile_name
+
+    prof = profile_name(args.profile)
+    controls = tuple(c.strip() for c in args.controls.split(",") if c.strip()) if args.controls else None
+    try:
+        classes = tuple(int(c) for c in args.classes.split(",") if c.strip()) if args.classes else None
+        p = protocol(prof, epochs=args.epochs, burn_in=args.burn_in, chains=args.chains, classes=classes,
+                     per_class=args.per_class,
+                     control_chains=args.control_chains, controls=controls,
+                     model=args.model, dataset=args.dataset, lr=args.lr, momentum=args.momentum,
+                     batch_size=args.batch_size, weight_decay=args.weight_decay, replacement=args.replacement,
+                     seed=args.seed, record_fdr=args.record_fdr)
+    except (TypeError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("artifacts") / f"trajectory_{prof}"
+    print(f"trajectory: profile {prof}, {p.epochs} epochs; chains: "
+          f"{', '.join(f'{g} ×{p.n_chains(g)}' for g in p.controls)}; "
+          f"-> {out}", flush=True)
+    try:
+        res = run(p, out=out, resume=args.resume, progress=args.progress, device=args.device,
+                  num_threads=args.threads, data_root=args.data_root, checkpoint_every=args.checkpoint_every,
+                  workers=args.workers,
+                  command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["trajectory"]))
+    except ch.TrajectoryDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (FileExistsError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(res.summary())
+    if res.meta["data"]["note"]:
+        print(f"note: {res.meta['data']['note']}")
+    print(f"wrote {out} ({res.meta['epochs_done']} epochs, "
+          f"{res.meta['seconds']['record_phase_this_call']:.1f} s recording)")
+    return 0
