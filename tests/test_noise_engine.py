@@ -129,8 +129,13 @@ def test_fallback_module_is_used_and_warned_once():
     routes = engine_plan(model)
     assert routes["2.gain"] == routes["4.weight"] == "vmap" and routes["1.weight"] == "own:linear"
     persample._WARNED_TYPES.discard("Scale")
-    with pytest.warns(UserWarning, match="Scale parameters use the torch.func"):
+    persample._WARNED_TYPES.discard("LayerNorm")
+    with pytest.warns(UserWarning) as record:
         G = per_sample_gradients(model, CE, X, y, chunk_size=9)
+    messages = sorted(str(w.message) for w in record)
+    assert len(messages) == 2, messages  # one warning per module type without an own rule
+    assert "LayerNorm parameters use the torch.func" in messages[0]
+    assert "Scale parameters use the torch.func" in messages[1]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # second call: no warning for the same type
         G2 = per_sample_gradients(model, CE, X, y, chunk_size=9)
