@@ -86,6 +86,19 @@ SIZES: dict[str, dict[str, Any]] = {
     "trajectory_per_class": {"ci": 64, "book": 512, "full": 512},
     "trajectory_pretrain_epochs": {"ci": 30, "book": 1_000, "full": 3_000},
     "trajectory_noise_batches": {"ci": 16, "book": 64, "full": 256},
+    # Part IV-b, chapter 12 (practical consequences, R11): epochs and chains per (eta, b) setting
+    "scaling_epochs": {"ci": 30, "book": 400, "full": 2_000},
+    "scaling_burn_in": {"ci": 10, "book": 100, "full": 500},
+    "scaling_chains": {"ci": 2, "book": 6, "full": 8},
+    "scaling_per_class": {"ci": 64, "book": 512, "full": 512},
+    # chapter 11 widget: epochs of the short live run
+    "trajectory_widget_epochs": {"ci": 30, "book": 150, "full": 150},
+    # Part IV-a: the gradient-noise spectrum of small-lenet / small-fc (vdlib.experiments.spectrum; R8)
+    "spectrum_n_train": {"ci": 512, "book": 4_000, "full": None},  # None: all 60,000 training images
+    "spectrum_n_spectrum": {"ci": 256, "book": 1_000, "full": None},
+    "spectrum_epochs": {"ci": 2, "book": 4, "full": None},  # None: the recipe's 20 epochs
+    "spectrum_rank_vs_n": {"ci": (16, 64, 128, 256), "book": (50, 100, 200, 500, 1_000),
+                           "full": (100, 300, 1_000, 3_000, 6_000)},
 }
 
 

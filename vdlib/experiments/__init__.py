@@ -21,6 +21,7 @@ import importlib
 #: command name -> module (``vdlib.experiments.<module>``). Add a line to register a new command.
 COMMANDS: dict[str, str] = {
     "trajectory": "trajectory",
+    "spectrum": "spectrum",
 }
 
 

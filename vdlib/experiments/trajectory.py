@@ -47,12 +47,14 @@ pre-training outcome, timings, status), ``trajectory.npz`` (the small per-epoch 
 Command line::
 
     python -m vdlib.experiments trajectory --profile full [--out DIR] [--resume]
+    python -m vdlib.experiments trajectory --summarize DIR [--summary-out OUT]   # -> summary.npz + meta.json
 
 Python::
 
     res = vdlib.experiments.trajectory.run(profile="ci")      # in memory, seconds
     res = vdlib.experiments.trajectory.load("artifacts/trajectory_full")
     X = res.records["sgd"].trajectory(chain=0, start=res.protocol.burn_in)   # T×d, feeds vdlib.trajectory
+    s = vdlib.experiments.trajectory.summarize(res)       # the chapters' statistics (a few MB), see summarize
 
 Used in: Part IV-b chapters (Fig. 3 and its controls).
 """
@@ -77,7 +79,8 @@ from .. import chains as ch
 from .. import checks
 
 __all__ = ["CONTROLS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
-           "add_arguments", "main", "ARTIFACT_FORMAT"]
+           "add_arguments", "main", "ARTIFACT_FORMAT", "summarize", "load_summary", "TrajectorySummary",
+           "SUMMARY_FORMAT", "PLANES"]
 
 ARTIFACT_FORMAT = "vdlib.experiments.trajectory/1"
 
@@ -570,11 +573,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds between checkpoints of the long phase (default 60)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar (default: on under the full profile)")
+    parser.add_argument("--summarize", metavar="FOLDER", default=None,
+                        help="do not run: reduce the artifact in FOLDER to the chapters' statistics "
+                             "(written to --summary-out)")
+    parser.add_argument("--summary-out", default=None,
+                        help="where --summarize writes summary.npz + meta.json "
+                             "(default: artifacts/summaries/trajectory_<the artifact's profile>)")
 
 
 def main(args: argparse.Namespace) -> int:
     from ..config import profile_name
 
+    if getattr(args, "summarize", None):
+        try:
+            summ = summarize(args.summarize, out=args.summary_out, data_root=args.data_root,
+                             progress=bool(args.progress))
+        except (FileNotFoundError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        size = (summ.folder / "summary.npz").stat().st_size
+        print(f"wrote {summ.folder} ({size / 1e6:.2f} MB; groups {', '.join(summ.groups)}; "
+              f"{summ.meta['summary']['seconds']:.1f} s)")
+        return 0
     prof = profile_name(args.profile)
     controls = tuple(c.strip() for c in args.controls.split(",") if c.strip()) if args.controls else None
     try:
@@ -609,3 +629,385 @@ def main(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({res.meta['epochs_done']} epochs, "
           f"{res.meta['seconds']['record_phase_this_call']:.1f} s recording)")
     return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# summary: the statistics the chapters plot, small enough to commit
+# --------------------------------------------------------------------------------------------------
+SUMMARY_FORMAT = "vdlib.experiments.trajectory.summary/1"
+PLANES = ("pc", "noise", "hessian")
+
+
+@dataclass
+class TrajectorySummary:
+    """What :func:`summarize` computed: ``arrays`` (``"<group>/<statistic>"`` -> numpy array) and ``meta``.
+
+    ``meta`` holds the artifact's metadata (seed, versions, device, data source, protocol, date) under
+    ``"artifact"`` and the summary's own settings under ``"summary"``. ``groups`` lists the groups.
+    """
+
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    folder: Path | None = None
+
+    @property
+    def groups(self) -> list[str]:
+        return list(self.meta["summary"]["groups"])
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol.from_dict(self.meta["artifact"]["protocol"])
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self.arrays:
+            raise KeyError(f"no statistic {key!r} in this summary; keys look like 'sgd/spectrum_mean' "
+                           f"(groups: {', '.join(self.groups)})")
+        return self.arrays[key]
+
+    def get(self, group: str, name: str) -> np.ndarray:
+        return self[f"{group}/{name}"]
+
+    def label(self) -> str:
+        """``profile …, seed …, <dataset> (<source>)``: what the chapters print beside every number."""
+        a = self.meta["artifact"]
+        data = a.get("data", {})
+        return (f"profile {a['protocol']['profile']}, seed {a['protocol']['seed']}, "
+                f"{data.get('dataset', '?')} ({data.get('source', '?')})")
+
+
+def _log_points(T: int, n: int) -> np.ndarray:
+    """About ``n`` distinct row indices 0..T, log-spaced (plus 0 and T)."""
+    pts = np.unique(np.concatenate([[0, T], np.round(np.geomspace(1, max(T, 1), n)).astype(int)]))
+    return pts[pts <= T]
+
+
+def _spectrum_acf_pcs(W: np.ndarray, n_bins: int, lags: np.ndarray, k_pc: int, chunk: int):
+    """Increment spectrum and autocorrelation (mean/sd over coordinates) and the top PCs of one
+    chain's T×d trajectory, processed in blocks of ``chunk`` coordinates (memory ~ T·chunk)."""
+    T, d = W.shape
+    n = T - 1
+    nb = min(n_bins, n // 2 + 1)
+    s1 = np.zeros(nb)
+    s2 = np.zeros(nb)
+    a1 = np.zeros(len(lags))
+    a2 = np.zeros(len(lags))
+    nfft = 1 << int(np.ceil(np.log2(2 * T)))
+    mean = np.zeros(d)
+    cov = np.zeros((d, d)) if T > 2 * d else None
+    cols_used = 0
+    for j0 in range(0, d, chunk):
+        Xc = np.asarray(W[:, j0:j0 + chunk], dtype=np.float64)
+        amp = np.abs(np.fft.rfft(np.diff(Xc, axis=0), axis=0)[:nb]) / np.sqrt(n)
+        s1 += amp.sum(1)
+        s2 += (amp ** 2).sum(1)
+        Y = Xc - Xc.mean(0)
+        mean[j0:j0 + Xc.shape[1]] = Xc.mean(0)
+        var = np.einsum("ti,ti->i", Y, Y)
+        ok = var > 0
+        if ok.any():
+            F = np.fft.rfft(Y[:, ok], n=nfft, axis=0)
+            r = np.fft.irfft(F * np.conj(F), n=nfft, axis=0)[lags] / var[ok]
+            a1 += r.sum(1)
+            a2 += (r ** 2).sum(1)
+            cols_used += int(ok.sum())
+    if T <= 2 * d:  # short series: SVD of the centred T×d data (T²d) instead of the d×d covariance (d³)
+        _, sv, Vt = np.linalg.svd(np.asarray(W, dtype=np.float64) - mean, full_matrices=False)
+        ev = np.zeros(d)
+        ev[:len(sv)] = sv ** 2 / max(T - 1, 1)
+        V = Vt[:k_pc].T
+        if V.shape[1] < k_pc:  # fewer rows than components: pad with zero directions
+            V = np.hstack([V, np.zeros((d, k_pc - V.shape[1]))])
+    else:  # the d×d covariance in blocks of rows (time)
+        for t0 in range(0, T, 8192):
+            Y = np.asarray(W[t0:t0 + 8192], dtype=np.float64) - mean
+            cov += Y.T @ Y
+        cov /= max(T - 1, 1)
+        ev, V = np.linalg.eigh(cov)
+        V = V[:, ::-1][:, :k_pc]
+        ev = ev[::-1]
+    sign = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
+    V = V * np.where(sign == 0, 1.0, sign)
+    sp_mean = s1 / d
+    sp_sd = np.sqrt(np.maximum(s2 - d * sp_mean ** 2, 0) / max(d - 1, 1))
+    m = max(cols_used, 1)
+    ac_mean = a1 / m
+    ac_sd = np.sqrt(np.maximum(a2 - m * ac_mean ** 2, 0) / max(m - 1, 1))
+    return sp_mean, sp_sd, ac_mean, ac_sd, V, ev, mean
+
+
+def _asymmetry_stats(Y: np.ndarray, lags, n_blocks: int):
+    """For a T×2 projection: the normalised antisymmetric lagged covariance a(τ) = A₁₂(τ)/√(C₁₁C₂₂)
+    at each lag, over the whole series and over ``n_blocks`` contiguous blocks (NaN where a block is
+    too short), with A = :func:`vdlib.trajectory.time_reversal_asymmetry`."""
+    from .. import trajectory as tj
+
+    def one(Z):
+        Z = Z - Z.mean(0)
+        v = np.sqrt(np.prod(np.einsum("ti,ti->i", Z, Z) / len(Z)))
+        out = np.full(len(lags), np.nan)
+        for i, lag in enumerate(lags):
+            if lag < len(Z) - 1 and v > 0:
+                out[i] = tj.time_reversal_asymmetry(Z, int(lag))[0, 1] / v
+        return out
+
+    whole = one(Y)
+    blocks = np.stack([one(B) for B in np.array_split(Y, n_blocks)]) if len(Y) >= 4 * n_blocks else \
+        np.full((n_blocks, len(lags)), np.nan)
+    return whole, blocks
+
+
+def _top_directions(X, y, lay, theta: np.ndarray, p: Protocol, kind: str, k: int = 2, seed: int = 0):
+    """Top-``k`` eigenvectors (d×k) at weights ``theta`` of the mini-batch noise covariance Σ_B
+    (``kind="noise"``; from ``p.noise_batches`` training-mode mini-batch gradients, SGD's own noise,
+    ∝ D) or of the full-batch Hessian of the training-mode loss (``kind="hessian"``; Lanczos on exact
+    Hessian-vector products, ``torch.func.jvp`` of ``torch.func.grad``, float64)."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    Xd = X.double()
+    th = torch.as_tensor(np.asarray(theta, dtype=np.float64))[None]
+    eng = ch.ChainEngine(Xd, y, th, lay, seeds=[seed], lr=p.lr, batch_size=p.batch_size,
+                         replacement=p.replacement)
+    if kind == "noise":
+        M = max(p.noise_batches, k + 2)
+        gen = torch.Generator().manual_seed(seed)
+        if p.replacement:
+            idx = torch.randint(0, eng.N, (M, eng.batch_size), generator=gen)
+        else:
+            idx = torch.argsort(torch.rand(M, eng.N, generator=gen), dim=1)[:, :eng.batch_size]
+        _, _, G = eng.gradients(idx, theta=th.expand(M, -1).contiguous())
+        G = G.numpy() - G.numpy().mean(0)
+        _, s, Vt = np.linalg.svd(G, full_matrices=False)
+        return Vt[:k].T, (s[:k] ** 2 / (M - 1))
+    Xf, yf = Xd.reshape(len(y), -1), y
+
+    def loss(t):
+        z, _ = ch._forward(t[None], Xf, lay, True)
+        return torch.nn.functional.cross_entropy(z[0].t(), yf)
+
+    grad = torch.func.grad(loss)
+    t0 = th[0]
+
+    def hv(v):
+        v = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel())
+        return torch.func.jvp(grad, (t0,), (v,))[1].numpy()
+
+    op = LinearOperator((lay.d, lay.d), matvec=hv, dtype=np.float64)
+    vals, vecs = eigsh(op, k=k, which="LA", v0=np.random.default_rng(seed).standard_normal(lay.d), tol=1e-6)
+    order = np.argsort(vals)[::-1]
+    return vecs[:, order], vals[order]
+
+
+def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_points: int = 400,
+              com: float = 100.0, area_lags=(1, 2, 5, 10, 100, 1000), n_blocks: int = 4, k_pc: int = 10,
+              planes=PLANES, chunk: int = 64, data_root=None, progress: bool = False) -> TrajectorySummary:
+    """Reduce a trajectory artifact to the statistics the Part IV-b chapters plot (a few MB at most).
+
+    Parameters
+    ----------
+    source : path or TrajectoryResult
+        An artifact folder written by :func:`run` (weights read memory-mapped, a block of coordinates
+        at a time), or a result in memory.
+    out : path, optional
+        Write ``summary.npz`` and ``meta.json`` there (default for a folder:
+        ``artifacts/summaries/trajectory_<profile>``; for a result in memory: nothing is written).
+    n_bins : int
+        Increment-spectrum bins kept (the paper plotted the first 1000).
+    n_lags : int
+        Autocorrelation lags ``arange(0, T, T // n_lags)`` (the paper's 100). Coordinates that never
+        move (e.g. the weights of a dead ReLU unit) have no autocorrelation and are left out of its
+        mean and sd (the spectrum keeps them: their increments are zero).
+    n_points : int
+        Log-spaced epochs at which the series (EWMA of ‖∇f‖/√d, loss, error, ‖θ‖) are stored.
+    com : float
+        Centre of mass of the EWMA of ‖∇f‖/√d (the paper's 100).
+    area_lags : sequence of int
+        Lags τ (epochs) of the time-reversal asymmetry of the 2-D projections (those ≥ T are dropped).
+    n_blocks : int
+        Contiguous blocks per chain for a within-chain spread (the only spread for a one-chain group).
+    k_pc : int
+        Principal components kept per chain (explained variances, and the top-k subspace asymmetry).
+    planes : subset of ("pc", "noise", "hessian")
+        2-D projections: top-2 PCs of each chain's trajectory; top-2 eigenvectors of SGD's mini-batch
+        noise covariance (∝ D) or of the Hessian, both at the chain's last recorded weights.
+
+    Returns
+    -------
+    TrajectorySummary
+        Arrays per group ``g`` (``C`` chains; all after the burn-in unless said otherwise):
+        ``g/spectrum_freq`` (bins), ``g/spectrum_mean``, ``g/spectrum_sd`` (C × bins: mean/sd over the
+        coordinates); ``g/acf_lags``, ``g/acf_mean``, ``g/acf_sd`` (C × lags), ``g/acf_band95``,
+        ``g/acf_band99``; ``g/epochs`` (log-spaced rows from 0, burn-in included, as Fig. 3c) with
+        ``g/grad_norm_ewma``, ``g/grad_norm``, ``g/loss``, ``g/error``, ``g/weight_norm`` (C × points);
+        ``g/loss_mean``, ``g/loss_sd``, ``g/grad_norm_mean``, ``g/weight_norm_start``/``_end`` (C);
+        ``g/fdr1_lhs``, ``g/fdr1_rhs`` (C: ⟨θ·∇f⟩ and (1+μ)/(2η)⟨‖Δθ‖²⟩), ``g/fdr1_lhs_step`` (C: ⟨θ·g⟩
+        with the gradient the step applied), ``g/norm_sq_growth_per_step`` (C: (‖θ_end‖² − ‖θ_burn-in‖²)
+        per step), ``g/start_weights``/``g/final_weights`` (C × d: rows burn-in and last), ``g/steps_per_epoch``, ``g/lr``, ``g/momentum``; ``g/pc_variance`` (C × k_pc);
+        ``g/area_lags``; for each plane P: ``g/asym_P`` (C × lags: A₁₂(τ)/√(C₁₁(0)C₂₂(0)) of the
+        projection), ``g/asym_P_blocks`` (C × n_blocks × lags), ``g/area_rate_P`` (C: ⟨y₁ẏ₂ − y₂ẏ₁⟩
+        per epoch, :func:`vdlib.trajectory.area_rate`) and ``g/area_rate_P_norm`` (the same divided by
+        √(C₁₁C₂₂)), ``g/top_eigenvalues_P`` (C × 2, noise and hessian planes); ``g/asym_subspace`` (C × lags: ‖A(τ)‖_F / ‖C(0)‖_F in the top-k_pc PC subspace).
+    """
+    from .. import trajectory as tj
+
+    if isinstance(source, TrajectoryResult):
+        res = source
+    else:
+        res = load(source)
+    p = res.protocol
+    unknown = [pl for pl in planes if pl not in PLANES]
+    if unknown:
+        raise ValueError(f"planes must be chosen from {PLANES}, got {unknown}")
+    checks.integer(n_bins, "n_bins", minimum=1)
+    checks.integer(n_lags, "n_lags", minimum=1)
+    checks.integer(n_points, "n_points", minimum=2)
+    checks.integer(n_blocks, "n_blocks", minimum=1)
+    checks.integer(k_pc, "k_pc", minimum=2)
+    t_start = time.perf_counter()
+    need_data = any(pl != "pc" for pl in planes)
+    X = y = None
+    if need_data:
+        X, y, info = load_data(p, data_root)
+        want = res.meta.get("data", {}).get("fingerprint")
+        if want is not None and abs(info["fingerprint"] - want) > 1e-6 * abs(want):
+            raise ValueError("the data found now differ from the artifact's (fingerprint mismatch): pass the "
+                             "artifact's data_root, or planes=('pc',)")
+    arrays: dict[str, np.ndarray] = {}
+    groups = [g for g in p.controls if g in res.records]
+    if not groups:
+        raise ValueError("the artifact has no recorded group yet: wait for the run to write its first checkpoint")
+    it = groups
+    if progress:
+        from ..widgets import progress as _progress
+        it = _progress(groups, desc="summarize")
+    for g in it:
+        rec = res.records[g]
+        done = rec.epochs_done
+        b0 = p.burn_in
+        if done - b0 < 4:
+            raise ValueError(f"group {g!r} has {done} recorded epochs, burn-in {b0}: too few to summarise")
+        T = done - b0 + 1
+        lags = np.arange(0, T, max(1, T // n_lags))
+        alags = np.array([l for l in area_lags if 0 < l < T - 1], dtype=int)
+        C = rec.n_chains
+        lay = ch.layout(p.model, len(p.classes), batchnorm=(g != "nobn"))
+        sp_m, sp_s, ac_m, ac_s, pcv = [], [], [], [], []
+        asym = {pl: [] for pl in planes}
+        asym_b = {pl: [] for pl in planes}
+        rate = {pl: [] for pl in planes}
+        rate_n = {pl: [] for pl in planes}
+        top_vals = {pl: [] for pl in planes if pl != "pc"}
+        sub = []
+        for c in range(C):
+            W = rec.weights[c, b0:done + 1]
+            sm, ss, am, asd, V, ev, mu = _spectrum_acf_pcs(W, n_bins, lags, min(k_pc, lay.d), chunk)
+            sp_m.append(sm), sp_s.append(ss), ac_m.append(am), ac_s.append(asd)
+            pcv.append(ev[:k_pc])
+            # projections onto the top-k PCs (T × k), in blocks of time
+            P = np.concatenate([(np.asarray(W[t0:t0 + 8192], dtype=np.float64) - mu) @ V
+                                for t0 in range(0, T, 8192)])
+            c0 = np.einsum("ti,tj->ij", P, P) / T
+            sub.append([np.linalg.norm(tj.time_reversal_asymmetry(P, int(l))) / np.linalg.norm(c0) for l in alags])
+            last = np.asarray(rec.weights[c, done], dtype=np.float64)
+            for pl in planes:
+                if pl == "pc":
+                    Y = P[:, :2]
+                else:
+                    B, vals = _top_directions(X, y, lay, last, p, pl, k=2, seed=_seed(p, 6, c))
+                    top_vals[pl].append(vals)
+                    Y = np.concatenate([(np.asarray(W[t0:t0 + 8192], dtype=np.float64) - mu) @ B
+                                        for t0 in range(0, T, 8192)])
+                a, ab = _asymmetry_stats(Y, alags, n_blocks)
+                asym[pl].append(a), asym_b[pl].append(ab)
+                r = tj.area_rate(Y).mean
+                Z = Y - Y.mean(0)
+                rate[pl].append(r)
+                rate_n[pl].append(r / np.sqrt(np.prod(np.einsum("ti,ti->i", Z, Z) / len(Z))))
+        freq = np.fft.rfftfreq(T - 1)[:len(sp_m[0])]
+        arrays.update({f"{g}/spectrum_freq": freq, f"{g}/spectrum_mean": np.array(sp_m),
+                       f"{g}/spectrum_sd": np.array(sp_s), f"{g}/spectrum_n_increments": np.array(T - 1),
+                       f"{g}/acf_lags": lags, f"{g}/acf_mean": np.array(ac_m), f"{g}/acf_sd": np.array(ac_s),
+                       f"{g}/acf_band95": np.array(tj.Z95 / np.sqrt(T)),
+                       f"{g}/acf_band99": np.array(tj.Z99 / np.sqrt(T)),
+                       f"{g}/pc_variance": np.array(pcv), f"{g}/area_lags": alags,
+                       f"{g}/asym_subspace": np.array(sub)})
+        for pl in planes:
+            arrays[f"{g}/asym_{pl}"] = np.array(asym[pl])
+            arrays[f"{g}/asym_{pl}_blocks"] = np.array(asym_b[pl])
+            arrays[f"{g}/area_rate_{pl}"] = np.array(rate[pl])
+            arrays[f"{g}/area_rate_{pl}_norm"] = np.array(rate_n[pl])
+            if pl != "pc":
+                arrays[f"{g}/top_eigenvalues_{pl}"] = np.array(top_vals[pl])
+        # series at log-spaced epochs (burn-in included, as Fig. 3c)
+        pts = _log_points(done, n_points)
+        gn = np.asarray(rec.grad_norm[:, :done + 1], dtype=np.float64)
+        arrays[f"{g}/epochs"] = pts
+        arrays[f"{g}/grad_norm_ewma"] = tj.ewma(gn.T, com).T[:, pts]
+        arrays[f"{g}/grad_norm"] = gn[:, pts]
+        arrays[f"{g}/loss"] = np.asarray(rec.loss[:, pts], dtype=np.float64)
+        arrays[f"{g}/error"] = np.asarray(rec.error[:, pts], dtype=np.float64)
+        arrays[f"{g}/weight_norm"] = np.stack([np.linalg.norm(np.asarray(rec.weights[c, pts], dtype=np.float64),
+                                                              axis=1) for c in range(C)])
+        post = slice(b0, done + 1)
+        loss = np.asarray(rec.loss[:, post], dtype=np.float64)
+        arrays[f"{g}/loss_mean"] = loss.mean(1)
+        arrays[f"{g}/loss_sd"] = loss.std(1, ddof=1)
+        arrays[f"{g}/grad_norm_mean"] = gn[:, post].mean(1)
+        arrays[f"{g}/weight_norm_start"] = np.linalg.norm(np.asarray(rec.weights[:, b0], dtype=np.float64), axis=1)
+        arrays[f"{g}/weight_norm_end"] = np.linalg.norm(np.asarray(rec.weights[:, done], dtype=np.float64), axis=1)
+        arrays[f"{g}/start_weights"] = np.asarray(rec.weights[:, b0], dtype=np.float32)
+        arrays[f"{g}/final_weights"] = np.asarray(rec.weights[:, done], dtype=np.float32)
+        eta = np.asarray(rec.settings["lr"], dtype=np.float64)
+        mom = np.asarray(rec.settings["momentum"], dtype=np.float64)
+        arrays[f"{g}/fdr1_lhs"] = np.asarray(rec.theta_dot_grad[:, b0:done], dtype=np.float64).mean(1)
+        arrays[f"{g}/fdr1_rhs"] = (1 + mom) / (2 * eta) * np.asarray(rec.step_sq[:, b0:done], dtype=np.float64).mean(1)
+        arrays[f"{g}/fdr1_lhs_step"] = np.asarray(rec.theta_dot_step_grad[:, b0:done], dtype=np.float64).mean(1)
+        spe = int(rec.settings["steps_per_epoch"])
+        arrays[f"{g}/steps_per_epoch"] = np.array(spe)
+        arrays[f"{g}/lr"], arrays[f"{g}/momentum"] = eta, mom
+        arrays[f"{g}/norm_sq_growth_per_step"] = (arrays[f"{g}/weight_norm_end"] ** 2
+                                                  - arrays[f"{g}/weight_norm_start"] ** 2) / ((done - b0) * spe)
+    meta_art = {k: res.meta.get(k) for k in ("format", "protocol", "data", "versions", "device", "command",
+                                             "status", "epochs_done", "init_seeds", "pretrain", "seconds",
+                                             "started", "finished", "date")
+                if k in res.meta}
+    meta_art["protocol"] = p.as_dict()
+    meta_art["controls"] = {g: {k: v for k, v in d.items() if k != "seeds"}
+                            for g, d in res.meta.get("controls", {}).items()}
+    if res.folder is not None:
+        mp = Path(res.folder) / "meta.json"
+        if mp.is_file():
+            meta_art["meta_json_modified"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mp.stat().st_mtime))
+    meta = {"format": SUMMARY_FORMAT, "artifact": meta_art,
+            "summary": {"groups": groups, "n_bins": n_bins, "n_lags": n_lags, "n_points": n_points, "com": com,
+                        "area_lags": list(map(int, area_lags)), "n_blocks": n_blocks, "k_pc": k_pc,
+                        "planes": list(planes),
+                        "plane_weights": "noise/hessian planes: eigenvectors at each chain's last recorded weights",
+                        "source": str(res.folder) if res.folder is not None else "in memory",
+                        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "seconds": time.perf_counter() - t_start, "versions": _versions()}}
+    summary = TrajectorySummary(arrays=arrays, meta=meta)
+    if out is None and res.folder is not None:
+        out = Path("artifacts") / "summaries" / f"trajectory_{p.profile}"
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".summary.tmp.npz"
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, out / "summary.npz")
+        _write_json(out / "meta.json", meta)
+        summary.folder = out
+    return summary
+
+
+def load_summary(folder) -> TrajectorySummary:
+    """Load a summary folder written by :func:`summarize` (``summary.npz`` + ``meta.json``)."""
+    folder = Path(folder)
+    if not (folder / "summary.npz").is_file() or not (folder / "meta.json").is_file():
+        raise FileNotFoundError(f"no trajectory summary in {folder}: create it with "
+                                "`python -m vdlib.experiments trajectory --summarize ARTIFACT_FOLDER`")
+    meta = json.loads((folder / "meta.json").read_text())
+    if meta.get("format") != SUMMARY_FORMAT:
+        raise ValueError(f"{folder / 'meta.json'} is not a {SUMMARY_FORMAT} summary")
+    with np.load(folder / "summary.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return TrajectorySummary(arrays=arrays, meta=meta, folder=folder)
