@@ -5,3 +5,19 @@ import pathlib
 os.environ.setdefault("VDLIB_PROFILE", "ci")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's torch work on one thread (small tensors: thread hand-offs cost more than
+    they save on a small shared CPU), restoring the setting afterwards. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

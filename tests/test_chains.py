@@ -12,12 +12,7 @@ from vdlib import models
 from vdlib import trajectory as tj
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _blobs(n=256, k=4, seed=0, noise=1.0, dtype=torch.float32):

@@ -641,3 +641,13 @@ def test_augment_flips_half_and_is_reproducible():
         data.augment(x.numpy(), seed=0)
     with pytest.raises(ValueError, match="pad_mode must be one of"):
         data.augment(x, seed=0, pad_mode="reflect101")
+
+
+def test_mnist_or_fashion_says_when_it_substitutes(tmp_path, monkeypatch):
+    monkeypatch.setenv("VDLIB_DATA", str(tmp_path))  # an empty folder: no MNIST anywhere it looks first
+    monkeypatch.setattr(data, "available", lambda name, root=None: False)
+    name, note = data.mnist_or_fashion("auto", tmp_path)
+    assert name == "fashion-mnist" and "instead of the paper's MNIST" in note
+    monkeypatch.setattr(data, "available", lambda name, root=None: name == "mnist")
+    assert data.mnist_or_fashion("auto") == ("mnist", "")
+    assert data.mnist_or_fashion("fashion-mnist") == ("fashion-mnist", "")

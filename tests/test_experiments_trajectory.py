@@ -16,19 +16,16 @@ from vdlib.experiments import COMMANDS, command_module
 from vdlib.experiments import __main__ as cli
 from vdlib.experiments import trajectory as T
 
-pytestmark = pytest.mark.skipif(not D.available("fashion-mnist"),
-                                reason="needs Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+pytestmark = [
+    pytest.mark.usefixtures("one_torch_thread"),
+    pytest.mark.skipif(not D.available("fashion-mnist"),
+                       reason="needs Fashion-MNIST (apt-get install dataset-fashion-mnist)"),
+]
 
 SMALL = dict(epochs=10, burn_in=2, chains=2, control_chains=2, pretrain_max_epochs=8, noise_batches=8)
 ARGS = ["--epochs", "10", "--burn-in", "2", "--chains", "2", "--control-chains", "2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,7 @@ from torch import nn
 from vdlib import models
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # the paper's counts (Figs. 1-2 captions) and the independent counts of paper-notes §6.1

@@ -10,12 +10,7 @@ from vdlib import models
 from vdlib import train as T
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _blobs(n=240, k=4, seed=0, shape=(49,)):

@@ -663,6 +663,21 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
         f"downloaded {name} to {where.path} but could not read it back:\n" + "\n".join(tried))
 
 
+def mnist_or_fashion(choice: str = "auto", root=None) -> tuple[str, str]:
+    """The dataset a paper-MNIST experiment runs on, and a note saying so when it is not MNIST.
+
+    ``choice`` is ``"mnist"``, ``"fashion-mnist"`` or ``"auto"``: MNIST when it is found locally
+    (``root`` / ``$VDLIB_DATA`` / the caches), otherwise Fashion-MNIST, with a note that every
+    result must carry. Nothing is downloaded.
+    """
+    if choice != "auto":
+        return choice, ""
+    if available("mnist", root):
+        return "mnist", ""
+    return "fashion-mnist", ("MNIST was not found locally (pass root= / --data-root or set $VDLIB_DATA); "
+                             "this run uses Fashion-MNIST instead of the paper's MNIST")
+
+
 def available(name: str, root=None) -> bool:
     """True when :func:`load` (without downloading) would find a copy of ``name``; never raises for missing data.
 
@@ -1138,6 +1153,6 @@ def augment(x, seed, pad: int = 4, flip: bool = True, pad_mode: str = "symmetric
 __all__ = [
     "NAMES", "ENV_DATA", "REGISTRY", "Dataset", "DatasetInfo", "RemoteFile", "Fetched", "ZCA",
     "DataError", "DataNotFoundError", "DataFormatError", "DownloadError", "ChecksumError",
-    "canonical_name", "load", "available", "fetch", "search_paths", "default_download_root", "debian_fashion_dirs",
+    "canonical_name", "load", "available", "mnist_or_fashion", "fetch", "search_paths", "default_download_root", "debian_fashion_dirs",
     "read_idx", "parse_idx", "to_tensors", "downsample", "class_subset", "gcn", "zca_fit", "zca_apply", "augment",
 ]

@@ -232,14 +232,7 @@ def load_data(run_name: str, p: Protocol, root=None):
     spec = RUNS[run_name]
     note = ""
     if spec["data"] == "mnist":
-        name = p.dataset
-        if name == "auto":
-            if D.available("mnist", root):
-                name = "mnist"
-            else:
-                name = "fashion-mnist"
-                note = ("MNIST was not found locally (pass data_root= / --data-root or set $VDLIB_DATA); this run "
-                        "uses Fashion-MNIST instead of the paper's MNIST")
+        name, note = D.mnist_or_fashion(p.dataset, root)
         ds = D.load(name, root)
         X, Y = D.to_tensors(ds, "train", normalise="unit")
         Xt, Yt = D.to_tensors(ds, "test", normalise="unit")

@@ -202,15 +202,7 @@ def load_data(p: Protocol, root=None):
     with the dataset name, source, note and a fingerprint."""
     from .. import data as D
 
-    note = ""
-    name = p.dataset
-    if name == "auto":
-        if D.available("mnist", root):
-            name = "mnist"
-        else:
-            name = "fashion-mnist"
-            note = ("MNIST was not found locally (pass root= or set $VDLIB_DATA); the run uses Fashion-MNIST "
-                    "instead of the paper's MNIST")
+    name, note = D.mnist_or_fashion(p.dataset, root)
     ds = D.load(name, root)
     x, y = ds.split("train")
     xs, ys = D.class_subset(x, y, p.classes, per_class=p.per_class, seed=p.data_seed)
