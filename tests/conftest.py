@@ -15,9 +15,7 @@ def one_torch_thread():
     """Run a module's torch work on one thread (small tensors: thread hand-offs cost more than
     they save on a small shared CPU), restoring the setting afterwards. Use with
     ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
-    import torch
+    from vdlib.config import torch_threads
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield

@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from .config import current, seed_everything, select_device  # noqa: E402
 
-_SUBMODULES = ("book", "chains", "config", "critical_shift", "data", "fokker_planck", "free_energy", "linear", "models", "noise", "persample", "plotting", "potential_symbolic", "potentials", "regression", "sde", "sgd", "sgd_symbolic", "symbolic", "train", "trajectory", "transport", "vector_fields", "widgets", "experiments")
+_SUBMODULES = ("book", "chains", "config", "critical_shift", "data", "files", "fokker_planck", "free_energy", "linear", "models", "noise", "persample", "plotting", "potential_symbolic", "potentials", "regression", "sde", "sgd", "sgd_symbolic", "symbolic", "train", "trajectory", "transport", "vector_fields", "widgets", "experiments")
 
 
 def __getattr__(name):

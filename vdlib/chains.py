@@ -81,8 +81,6 @@ import functools
 import json
 import math
 import numbers
-import os
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,7 +91,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import checks
+from . import checks, files
 
 __all__ = [
     "Layout",
@@ -882,32 +880,6 @@ def open_record(folder, epochs_done: int | None = None) -> Record:
     return Record(**arrays, settings=meta["settings"], epochs_done=int(done))
 
 
-def _save_atomic(path: Path, payload) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -985,9 +957,9 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
                 arr = getattr(rec, k)
                 if isinstance(arr, np.memmap):
                     arr.flush()
-            _write_json_atomic(folder / name / "record.json",
+            files.write_json(folder / name / "record.json",
                                {"settings": rec.settings, "epochs_done": epoch, "epochs": epochs})
-        _save_atomic(ckpt_path, {"format": CHECKPOINT_FORMAT, "epoch": int(epoch), "epochs": int(epochs),
+        files.save_torch(ckpt_path, {"format": CHECKPOINT_FORMAT, "epoch": int(epoch), "epochs": int(epochs),
                                  "record_fdr": bool(record_fdr),
                                  "engines": {n: e.state_dict() for n, e in engines.items()}})
 

@@ -18,6 +18,7 @@ Used in: every chapter (setup cell).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass, field
@@ -216,6 +217,23 @@ def seed_everything(seed: int):
         torch.backends.cudnn.benchmark = False
     gen = torch.Generator().manual_seed(seed)
     return np.random.default_rng(seed), gen
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``n`` torch CPU threads and restore the previous setting afterwards
+    (``None``: leave the setting alone)."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def describe_environment() -> str:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import checks
+from .config import torch_threads
 
 __all__ = ["EMResult", "euler_maruyama"]
 
@@ -88,15 +89,9 @@ def _few_threads(device=None, threads: int = 1):
     Per-step tensors here hold a few thousand numbers; on a small shared CPU, thread hand-offs cost
     more than they save (measured: one thread was several times faster than two).
     """
-    if torch.device(device or "cpu").type != "cpu":
+    on_cpu = torch.device(device or "cpu").type == "cpu"
+    with torch_threads(min(threads, torch.get_num_threads()) if on_cpu else None):
         yield
-        return
-    old = torch.get_num_threads()
-    torch.set_num_threads(min(threads, old))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _as_tensor(x, dtype, device) -> torch.Tensor:

@@ -40,9 +40,7 @@ from __future__ import annotations
 import bisect
 import math
 import numbers
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +50,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checks
+from . import checks, files
+from .config import torch_threads
 
 __all__ = [
     "TrainResult",
@@ -277,22 +276,7 @@ def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: 
 # --------------------------------------------------------------------------------------------------
 def save_checkpoint(path, payload: Mapping[str, Any]) -> Path:
     """Write ``payload`` with :func:`torch.save` atomically: a temporary file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(dict(payload), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return files.save_torch(path, dict(payload))
 
 
 def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu") -> dict[str, Any]:
@@ -505,15 +489,10 @@ def train(
     ValueError, TypeError
         Bad input, with the fix in the message.
     """
-    if num_threads is None:
+    if num_threads is not None:
+        num_threads = checks.integer(num_threads, "num_threads")
+    with torch_threads(num_threads):
         return _train(**locals())
-    num_threads = checks.integer(num_threads, "num_threads")
-    before = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
-        return _train(**locals())
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, replacement, drop_last, seed,

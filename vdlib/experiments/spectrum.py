@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import checks
+from .. import checks, files
 
 __all__ = ["RUNS", "PAPER", "Protocol", "protocol", "SpectrumResult", "Snapshot", "load_data", "snapshot_epochs",
            "lr_schedule", "paper_statistics", "temperature", "run", "load", "default_out", "add_arguments",
@@ -405,23 +405,6 @@ def _device_info(device) -> str:
     return f"cpu: {model}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
 
 
-def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-
-
 def _snapshot_path(folder: Path, run: str, epoch: int) -> Path:
     return folder / run / f"snapshot_{epoch:04d}.npz"
 
@@ -436,7 +419,7 @@ def _write_snapshot(path: Path, s: Snapshot) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     info = {k: getattr(s, k) for k in ("epoch", "fraction", "trace", "n_samples", "dim", "route", "seconds",
                                        "train_error", "test_error")}
-    _save_npz(path, eigenvalues=np.asarray(s.eigenvalues, dtype=np.float64), info=np.array(json.dumps(info)))
+    files.save_npz(path, eigenvalues=np.asarray(s.eigenvalues, dtype=np.float64), info=np.array(json.dumps(info)))
 
 
 def default_out(profile: str) -> Path:
@@ -479,18 +462,15 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
 
     Runs whose data are not available (CIFAR) are skipped and listed in ``meta["skipped"]`` with the reason.
     """
-    import torch
-
-    from ..config import select_device
+    from ..config import select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.spectrum.protocol(...))")
     dev = select_device(device)
-    before = torch.get_num_threads()
     if num_threads is not None:
-        torch.set_num_threads(checks.integer(num_threads, "num_threads"))
-    try:
+        num_threads = checks.integer(num_threads, "num_threads")
+    with torch_threads(num_threads):
         if work is None and out is None:
             with tempfile.TemporaryDirectory(prefix="vdlib-spectrum-") as tmp:
                 return _run(p, None, Path(tmp), resume, progress, dev, data_root, verbose, command)
@@ -498,8 +478,6 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         if work is None:
             work = folder.parent / f"{folder.name}_work"
         return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) -> SpectrumResult:
@@ -537,7 +515,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
     def save_meta():
         if meta_path is not None:
             meta["updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-            _write_json(meta_path, meta)
+            files.write_json(meta_path, meta)
 
     snapshots: dict[str, list[Snapshot]] = {}
     curves: dict[str, dict[str, np.ndarray]] = {}
@@ -634,7 +612,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 curves[run_name]["epoch"] = np.array(snaps[-1])
                 meta["seconds"][f"{run_name}/rank_vs_n"] = time.perf_counter() - t0
                 if cpath is not None:
-                    _save_npz(cpath, **curves[run_name])
+                    files.save_npz(cpath, **curves[run_name])
                 save_meta()
     meta["status"] = "complete"
     meta["seconds"]["total_this_call"] = time.perf_counter() - t_start

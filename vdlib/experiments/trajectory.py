@@ -76,7 +76,7 @@ import numpy as np
 import torch
 
 from .. import chains as ch
-from .. import checks
+from .. import checks, files
 
 __all__ = ["CONTROLS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
            "add_arguments", "main", "ARTIFACT_FORMAT", "summarize", "load_summary", "TrajectorySummary",
@@ -327,10 +327,6 @@ def _device_info(device) -> str:
     return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
 
 
-def _write_json(path: Path, obj) -> None:
-    ch._write_json_atomic(path, obj)
-
-
 def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.ndarray]) -> None:
     arrays = dict(extra)
     for g, rec in records.items():
@@ -341,9 +337,7 @@ def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.n
             arrays[f"{g}/{k}"] = np.asarray(getattr(rec, k)[:, :n])
         arrays[f"{g}/initial_weights"] = np.asarray(rec.weights[:, 0])
         arrays[f"{g}/final_weights"] = np.asarray(rec.weights[:, n])
-    fd_tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(fd_tmp, **arrays)
-    os.replace(fd_tmp, path)
+    files.save_npz(path, compressed=False, **arrays)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -379,19 +373,16 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     workers : int
         Threads that advance the groups side by side (:func:`vdlib.chains.run_chains`); same results.
     """
-    from ..config import select_device
+    from ..config import select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.trajectory.protocol(...))")
     dev = select_device(device)
-    before = torch.get_num_threads()
     if num_threads is not None:
-        torch.set_num_threads(checks.integer(num_threads, "num_threads"))
-    try:
+        num_threads = checks.integer(num_threads, "num_threads")
+    with torch_threads(num_threads):
         return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers)
-    finally:
-        torch.set_num_threads(before)
 
 
 def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command,
@@ -449,7 +440,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
             noise[c] = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in nt.items()}
         pre["noise"] = json.dumps(noise)
         if pre_path is not None:
-            ch._save_atomic(pre_path, {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
+            files.save_torch(pre_path, {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
                                        "noise": pre["noise"], "fingerprint": data_info["fingerprint"],
                                        "json": json.dumps({k: pre[k] for k in ("bn", "nobn", "seconds")})})
     noise = json.loads(pre["noise"])
@@ -482,7 +473,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
                                "steps_per_epoch": engines[c].steps_per_epoch}
     meta["init_seeds"] = _init_seeds(p, max(_n_init(p, True), _n_init(p, False)))
     if folder is not None:
-        _write_json(meta_path, meta)
+        files.write_json(meta_path, meta)
 
     t0 = time.perf_counter()
     try:
@@ -493,7 +484,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
     except ch.TrajectoryDiverged as err:
         if folder is not None:
             meta.update(status="diverged", error=str(err), epochs_done=err.checkpoint_epoch)
-            _write_json(meta_path, meta)
+            files.write_json(meta_path, meta)
         raise
     seconds = time.perf_counter() - t0
     done = min(r.epochs_done for r in records.values())
@@ -507,7 +498,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
     if folder is not None:
         extra = {"pretrain/theta_bn": pre["theta_bn"].numpy(), "pretrain/theta_nobn": pre["theta_nobn"].numpy()}
         _series_npz(folder / "trajectory.npz", records, extra)
-        _write_json(meta_path, meta)
+        files.write_json(meta_path, meta)
     return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
 
 
@@ -983,10 +974,8 @@ def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_poin
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".summary.tmp.npz"
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, out / "summary.npz")
-        _write_json(out / "meta.json", meta)
+        files.save_npz(out / "summary.npz", **arrays)
+        files.write_json(out / "meta.json", meta)
         summary.folder = out
     return summary
 
