@@ -1,8 +1,9 @@
 """Benchmark: per-sample gradients (vdlib.persample) and the spectrum of D (vdlib.noise).
 
-Run:  .venv/bin/python benchmarks/bench_noise.py  [--quick] [--skip-spectra]
+Run:  .venv/bin/python benchmarks/bench_noise.py  [--quick] [--skip-spectra] [--threads T] [--eig]
 
-Everything runs on ONE thread (torch, OpenBLAS, OpenMP), and every ratio is measured side by side
+Everything runs on ONE thread (torch, OpenBLAS, OpenMP) unless ``--threads`` says otherwise (then
+torch and BLAS both get T threads, for every method alike), and every ratio is measured side by side
 in this run (interleaved repeats, minimum over repeats), because absolute times on a shared
 machine vary by 30–50 %. Anchors: perf-anchors.md §9, A3–A8.
 
@@ -22,12 +23,19 @@ machine vary by 30–50 %. Anchors: perf-anchors.md §9, A3–A8.
 4. Full D of small-lenet (d = 13,338; vdlib.models if importable, else an identical local copy):
    the paper's own method (compute_sigma.py: a batch-1 loop, each gradient centred by the full
    gradient and added as a float32 d×d rank-1 update) against vdlib (per_sample_gradient_chunks
-   streamed into accumulate_diffusion_matrix: float64 syrk per chunk). The paper's loop costs the
-   same for every example (one d×d update each), so it is timed on a subset and scaled linearly
-   to N; both are checked to produce the same D on that subset. Target: ≥ 20× faster.
+   streamed into accumulate_diffusion_matrix: one float64 syrk per block of ≤ 4,096 rows, or
+   float32 block products added into the float64 accumulator). N = 4,096 (the fixed costs, a
+   1.4 GB accumulator and its final symmetrisation, are paid once; at the real N = 60,000 they
+   weigh less). The paper's loop costs the same for every example (one d×d update each), so it
+   is timed on a subset and scaled linearly to N; both are checked to produce the same D on that
+   subset. Target: ≥ 20× faster.
 5. (unless --skip-spectra) Spectrum routes at d = 1e5 on a synthetic N×d float32 G (a mean,
    100 directions with scales 1/i, an isotropic floor 1e-2): Gram route
    N = 1000 (anchor A6 ≤ 5 s) and Lanczos top-20 (A8 ≤ 4 s, rel. err ≤ 1e-5 vs the Gram route).
+
+6. (with --eig, ~8 min) All eigenvalues of a 13,338² symmetric matrix (the size of small-lenet's
+   D): vdlib.noise.symmetric_eigenvalues (torch's LAPACK, dsyevd) against SciPy's eigh (the
+   route's solver before) — the other half of the cost of Fig. 1.
 
 No assertions on time: this is a script, not a test. Prints met/MISSED for each target.
 """
@@ -49,7 +57,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from vdlib import noise, persample  # noqa: E402
+from vdlib import config, noise, persample  # noqa: E402
 
 torch.set_num_threads(1)
 CE = nn.CrossEntropyLoss(reduction="none")
@@ -228,6 +236,28 @@ def bench_full_d(N, n_paper, repeats):
     return t_paper, t_ours
 
 
+def bench_eigensolvers(d=13_338, rank=2_000):
+    """All eigenvalues of a d×d PSD matrix shaped like D (low rank + a small floor), one run each."""
+    from scipy.linalg import eigh
+
+    rng = np.random.default_rng(2)
+    B = rng.standard_normal((rank, d)) / np.arange(1, rank + 1)[:, None]
+    A = np.asfortranarray(B.T @ B) + 1e-6 * np.eye(d)
+    print(f"\n[eigenvalues] d = {d:,}, float64, upper triangle")
+    times = {}
+    t = time.perf_counter()
+    w_vd = noise.symmetric_eigenvalues(A)
+    times["vdlib symmetric_eigenvalues"] = time.perf_counter() - t
+    t = time.perf_counter()
+    w_sp = eigh(A, lower=False, eigvals_only=True, overwrite_a=True, check_finite=False)
+    times["scipy eigh"] = time.perf_counter() - t
+    rel = np.abs(np.sort(w_vd) - np.sort(w_sp)).max() / np.abs(w_sp).max()
+    for k, v in times.items():
+        print(f"  {k:<28} {v:7.1f} s")
+    print(f"  max |difference| / λ_max = {rel:.1e}")
+    return times
+
+
 def bench_spectra(N, d, k):
     rng = np.random.default_rng(0)
     # gradient-like data: a mean, 100 directions with scales 1/i (eigenvalues ∝ 1/i², the fast decay
@@ -262,13 +292,20 @@ def main():
     ap.add_argument("--skip-spectra", action="store_true", help="skip section 5 (needs ~1 GB and ~20 s)")
     ap.add_argument("--memory-child", choices=("mlp", "cnn"), help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=1024, help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=1, help="torch and BLAS threads for every method (default 1)")
+    ap.add_argument("--eig", action="store_true", help="also time the 13,338² eigenvalue solvers (~8 min)")
     args = ap.parse_args()
     if args.memory_child:
         peak_memory_child(args.memory_child, args.n)
         return
+    with config.torch_threads(args.threads):
+        run_all(args)
+
+
+def run_all(args):
     repeats = 3 if args.quick else 7
     print(f"python {platform.python_version()} | torch {torch.__version__} | numpy {np.__version__} | "
-          f"threads: torch {torch.get_num_threads()}, BLAS 1 | THP_MEM_ALLOC_ENABLE="
+          f"threads: torch {torch.get_num_threads()}, BLAS {args.threads} | THP_MEM_ALLOC_ENABLE="
           f"{os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')} | load {os.getloadavg()[0]:.1f}")
     results = []
 
@@ -292,7 +329,7 @@ def main():
         print(f"  {which}: {row['extra'] / 1e6:7.1f} MB vs N·d·4 = {row['Nd4'] / 1e6:7.1f} MB")
         results.append((f"A5 {which.upper()} peak / N·d·4", r, "≤ 1.6", r <= 1.6))
 
-    N_full = 256 if args.quick else 1024
+    N_full = 512 if args.quick else 4096
     t_paper, t_ours = bench_full_d(N_full, n_paper=8 if args.quick else 16, repeats=1 if args.quick else 2)
     for gd, v in t_ours.items():
         r = t_paper / v
@@ -304,6 +341,11 @@ def main():
         results.append(("   Gram route, float32 products (s)", out["gram float32"], "≤ 5 s", out["gram float32"] <= 5))
         results.append(("A8 Lanczos top-20 (s)", out["lanczos"], "≤ 4 s", out["lanczos"] <= 4))
         results.append(("A8 Lanczos rel. error", rel, "≤ 1e-5", rel <= 1e-5))
+
+    if args.eig:
+        times = bench_eigensolvers()
+        results.append(("eigenvalues 13,338²: scipy / vdlib", times["scipy eigh"] / times["vdlib symmetric_eigenvalues"],
+                        "info (> 1: vdlib faster)", None))
 
     print("\n=== summary (ratios from this run) ===")
     for name, value, target, ok in results:

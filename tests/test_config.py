@@ -96,3 +96,21 @@ def test_submodules_load_lazily_and_unknown_names_fail():
 def test_describe_environment_names_versions_and_cuda():
     text = config.describe_environment()
     assert torch.__version__ in text and "cuda available:" in text and "profile:" in text
+
+
+def test_torch_threads_limits_torch_and_blas_and_restores_them():
+    import scipy.linalg  # noqa: F401 - loads SciPy's OpenBLAS
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before_torch, before_blas = torch.get_num_threads(), blas_threads()
+    assert before_blas, "NumPy/SciPy load a BLAS that threadpoolctl can see"
+    target = 1 if before_torch != 1 else 2
+    with config.torch_threads(target):
+        assert torch.get_num_threads() == target
+        assert set(blas_threads().values()) == {target}
+    assert torch.get_num_threads() == before_torch and blas_threads() == before_blas
+    with config.torch_threads(None):
+        assert torch.get_num_threads() == before_torch and blas_threads() == before_blas

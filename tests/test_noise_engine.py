@@ -266,6 +266,46 @@ def test_streamed_model_chunks_give_the_same_spectrum():
     assert sp.max_rank == 49 and sp.rank(1e-4) <= 49 and sp.rank("paper") <= 49
 
 
+@pytest.mark.parametrize("gemm_dtype", ["float64", "float32"])
+def test_dxd_blocks_that_straddle_chunks_give_the_covariance(monkeypatch, gemm_dtype):
+    """Rows are regrouped into syrk blocks independent of the source's chunking: blocks of 7 rows
+    over chunks of 5, 11 and 1 rows (and a last, partial block) give the same D."""
+    monkeypatch.setattr(noise, "_block_rows", lambda d, itemsize: 7)
+    G = random_gradients(61, 9, seed=12) + 3.0  # a large mean: the shift must cancel it
+    sizes = [5, 11, 1, 20, 24]
+    starts = np.cumsum([0] + sizes[:-1])
+    chunks = [G[a:a + n] for a, n in zip(starts, sizes)]
+    ref = noise.diffusion_matrix(G)
+    tol = 1e-12 if gemm_dtype == "float64" else 1e-6
+    for source in (G, chunks, [(int(a), c) for a, c in zip(starts, chunks)]):
+        D = noise.accumulate_diffusion_matrix(source, gemm_dtype=gemm_dtype)
+        np.testing.assert_allclose(D, ref, rtol=0, atol=tol * np.abs(ref).max())
+        np.testing.assert_array_equal(D, D.T)
+
+
+def test_symmetric_eigenvalues_reads_one_triangle():
+    rng = np.random.default_rng(13)
+    A = rng.standard_normal((40, 40))
+    A = A + A.T
+    ref = np.linalg.eigvalsh(A)
+    upper = np.triu(A).copy(order="F")
+    upper[np.tril_indices(40, -1)] = np.nan  # must never be read
+    lower = np.tril(A)
+    lower[np.triu_indices(40, 1)] = np.nan
+    np.testing.assert_allclose(noise.symmetric_eigenvalues(upper), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(noise.symmetric_eigenvalues(lower, lower=True), ref, rtol=0,
+                               atol=1e-12 * np.abs(ref).max())
+    assert np.isnan(upper[5, 0])  # the input is left as it was
+    with pytest.raises(ValueError, match="square"):
+        noise.symmetric_eigenvalues(np.zeros((3, 4)))
+
+
+def test_route_memory_counts_the_float32_product():
+    d = 13_338
+    f64, f32 = noise.route_memory("dxd", 60_000, d), noise.route_memory("dxd", 60_000, d, gemm_dtype="float32")
+    assert f64 >= 16 * d * d and f32 >= f64 + 4 * d * d - 8 * 4096 * d
+
+
 def test_rank_never_exceeds_n_minus_one_and_rank_vs_n_shows_it():
     G = random_gradients(40, 200, seed=9)
     sp = noise.diffusion_spectrum(G)

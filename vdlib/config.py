@@ -221,9 +221,11 @@ def seed_everything(seed: int):
 
 @contextlib.contextmanager
 def torch_threads(n: int | None):
-    """Run a block with ``n`` torch CPU threads and restore the previous setting afterwards
-    (``None``: leave the setting alone)."""
+    """Run a block with ``n`` CPU threads for torch and for the BLAS libraries NumPy and SciPy load
+    (OpenBLAS's ``syrk`` of the noise spectra, via ``threadpoolctl``), restoring the previous
+    settings afterwards (``None``: leave them alone)."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     if n is None:
         yield
@@ -231,7 +233,8 @@ def torch_threads(n: int | None):
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
     finally:
         torch.set_num_threads(before)
 

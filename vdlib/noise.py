@@ -299,7 +299,7 @@ def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=Non
 #
 # * ``"dxd"``: stream chunks of rows of G, accumulate the d×d matrix Σ (g − s)(g − s)ᵀ with a
 #   float64 symmetric rank-k update (BLAS ``dsyrk``, shifted by the first chunk's mean s to avoid
-#   cancellation), correct to the centred D, then ``eigh``. Memory O(d²); G is never held.
+#   cancellation), correct to the centred D, then :func:`symmetric_eigenvalues`. Memory O(d²); G is never held.
 # * ``"gram"``: for N < d, the non-zero eigenvalues of D = (1/N) G_cᵀG_c are those of the N×N
 #   matrix (1/N) G_c G_cᵀ. The raw Gram matrix G Gᵀ is accumulated in float64 over column blocks
 #   of G and double-centred (H K H, H = I − 11ᵀ/N). Memory O(N·d) for G plus O(N²).
@@ -337,23 +337,50 @@ def _gb(nbytes: float) -> str:
     return f"{nbytes / 1e9:.2f} GB"
 
 
-def route_memory(route: str, N: int, d: int, chunk_rows: int = 256, have_G: bool = False) -> int:
+def route_memory(route: str, N: int, d: int, have_G: bool = False, gemm_dtype: str = "float64") -> int:
     """Estimated peak bytes of a spectrum route (beyond a G that the caller already holds).
 
-    ``dxd``: the d×d float64 accumulator, one float64 chunk of rows and LAPACK's workspace
-    (``eigh`` on the accumulator in place: about d² floats more). ``gram``: G in float32 unless
-    held, the N×N float64 Gram matrix twice (centring, eigvalsh) and one float64 column block.
+    ``dxd``: the d×d float64 accumulator, one block of rows (:func:`_block_rows`), a d×d float32
+    block product when ``gemm_dtype="float32"``, and the eigenvalue solver's copy of the matrix
+    (d² float64; :func:`symmetric_eigenvalues`). ``gram``: G in float32 unless held, the N×N
+    float64 Gram matrix twice (centring, the solver's copy) and one float64 column block.
     ``lanczos``: G in float32 unless held, plus O(N + d) vectors.
     """
     N, d = int(N), int(d)
     g_bytes = 0 if have_G else 4 * N * d
     if route == "dxd":
-        return 16 * d * d + 8 * chunk_rows * d
+        itemsize = 4 if gemm_dtype == "float32" else 8
+        product = 4 * d * d if gemm_dtype == "float32" else 0
+        return 16 * d * d + product + itemsize * _block_rows(d, itemsize) * d
     if route == "gram":
         return g_bytes + 16 * N * N + 64 * 2**20
     if route == "lanczos":
         return g_bytes + 64 * (N + d)
     raise ValueError(f"unknown route {route!r}; choose one of {', '.join(SPECTRUM_ROUTES[1:])}")
+
+
+def symmetric_eigenvalues(A: np.ndarray, lower: bool = False) -> np.ndarray:
+    """All eigenvalues (ascending, float64) of the real symmetric matrix held in one triangle of A.
+
+    LAPACK's divide-and-conquer driver (``dsyevd``, eigenvalues only) as shipped with torch (MKL on
+    x86), else SciPy's ``eigh``. A is not modified (the solver works on a copy: d² more floats). On
+    the 13,338² D of small-lenet torch's solver took 128 s with 2 threads against 154 s for
+    LAPACK's two-stage ``dsyevd_2stage`` and ~230 s for SciPy's ``eigh`` (1 thread) in
+    ``benchmarks/bench_noise.py``'s measurements on the 2-core machine.
+    """
+    A = np.asarray(A)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"expected a square matrix, got shape {A.shape}")
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency; the module is importable without it
+        torch = None
+    if torch is not None and A.dtype in (np.float32, np.float64):
+        T = torch.from_numpy(A.astype(np.float64, copy=False))
+        return torch.linalg.eigvalsh(T, UPLO="L" if lower else "U").numpy()
+    from scipy.linalg import eigh
+
+    return eigh(A, lower=lower, eigvals_only=True, overwrite_a=False, check_finite=False)
 
 
 from dataclasses import dataclass as _dataclass  # noqa: E402
@@ -527,47 +554,92 @@ def accumulate_diffusion_matrix(source, *, max_bytes: int | None = None, gemm_dt
     return C
 
 
+#: Bytes of one block of rows handed to ``syrk`` by the ``dxd`` route: large enough that ``syrk`` runs at
+#: full speed and the d×d accumulator is read and written once per block, not once per chunk of the
+#: gradient engine (those are a few hundred rows).
+SYRK_BLOCK_BYTES = 256 * 2**20
+
+
+def _block_rows(d: int, itemsize: int) -> int:
+    """Rows per ``syrk`` block of the ``dxd`` route (256 to 4,096)."""
+    return int(max(256, min(4096, SYRK_BLOCK_BYTES // (itemsize * max(int(d), 1)))))
+
+
+def _add_upper(C: np.ndarray, T: np.ndarray, cols: int = 1024) -> None:
+    """C += T on the upper triangle only (both Fortran-ordered): half the memory traffic of C += T."""
+    d = C.shape[0]
+    for j0 in range(0, d, cols):
+        j1 = min(d, j0 + cols)
+        C[:j1, j0:j1] += T[:j1, j0:j1]
+
+
 def _accumulate(src, max_bytes, gemm_dtype):
-    """(upper triangle of D as a Fortran-ordered float64 array, N) for the ``dxd`` route."""
+    """(upper triangle of D as a Fortran-ordered float64 array, N) for the ``dxd`` route.
+
+    Rows of G (minus the shift s) are copied into a reused block of :func:`_block_rows` rows and each
+    full block is one ``syrk``. With ``gemm_dtype="float32"`` a block's product is formed in float32
+    (``ssyrk``, about twice as fast) and added to the float64 accumulator, so float32 rounding enters
+    within a block only (at most 4,096 rows), never across the N rows.
+    """
     if gemm_dtype not in ("float64", "float32"):
         raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {gemm_dtype!r}")
     _check_rows(src.n, src.d)
     from scipy.linalg import blas
 
+    single = gemm_dtype == "float32"
+    dtype = np.float32 if single else np.float64
     budget = int(0.8 * _available_memory()) if max_bytes is None else int(max_bytes)
     if src.d is not None:
-        src.chunk_rows = max(1, min(1024, (64 * 2**20) // (8 * src.d)))
-        need = route_memory("dxd", src.n or 0, src.d, chunk_rows=src.chunk_rows)
+        src.chunk_rows = _block_rows(src.d, 8)
+        need = route_memory("dxd", src.n or 0, src.d, gemm_dtype=gemm_dtype)
         if need > budget:
             raise SpectrumMemoryError(_dxd_refusal(src.d, src.n, need, budget))
-    C = m = shift = tmp = None
-    N = 0
+    C = m = shift = tmp = block = None
+    filled = N = 0
+
+    def flush(k):
+        nonlocal C, tmp
+        if k == 0:
+            return
+        X = block[:k]
+        if single:
+            tmp = blas.ssyrk(1.0, X.T, beta=0.0, c=tmp, trans=0, lower=0, overwrite_c=1)
+            _add_upper(C, tmp)
+        else:
+            C = blas.dsyrk(1.0, X.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
+
     for chunk in src:
         if C is None:
             d = chunk.shape[1]
             _check_rows(None, d)
-            need = route_memory("dxd", src.n or 0, d, chunk_rows=chunk.shape[0])
+            need = route_memory("dxd", src.n or 0, d, gemm_dtype=gemm_dtype)
             if need > budget:
                 raise SpectrumMemoryError(_dxd_refusal(d, src.n, need, budget))
             C = _zeros((d, d), np.float64)
+            tmp = _zeros((d, d), np.float32) if single else None
             m = np.zeros(d, dtype=np.float64)
-            shift = np.asarray(chunk, dtype=np.float64).mean(axis=0)
+            shift = np.asarray(chunk).mean(axis=0, dtype=np.float64).astype(dtype)
+            block = np.empty((_block_rows(d, np.dtype(dtype).itemsize), d), dtype=dtype)
         if chunk.shape[1] != C.shape[0]:
             raise ValueError(f"chunks of G must all have d={C.shape[0]} columns, got {chunk.shape[1]}")
-        X = np.asarray(chunk, dtype=np.float64) - shift
-        if not np.all(np.isfinite(X)):
-            raise ValueError("G contains NaN or infinite entries; check the model's loss and the inputs")
-        if gemm_dtype == "float64":
-            C = blas.dsyrk(1.0, X.T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
-        else:
-            if tmp is None:
-                tmp = _zeros(C.shape, np.float32)
-            tmp = blas.ssyrk(1.0, X.astype(np.float32).T, beta=0.0, c=tmp, trans=0, lower=0, overwrite_c=1)
-            C += tmp
-        m += X.sum(axis=0)
+        start = 0
+        while start < chunk.shape[0]:
+            take = min(block.shape[0] - filled, chunk.shape[0] - start)
+            rows = block[filled:filled + take]
+            np.subtract(chunk[start:start + take], shift, out=rows, casting="same_kind")
+            if not np.isfinite(rows).all():
+                raise ValueError("G contains NaN or infinite entries; check the model's loss and the inputs")
+            m += rows.sum(axis=0, dtype=np.float64)
+            filled += take
+            start += take
+            if filled == block.shape[0]:
+                flush(filled)
+                filled = 0
         N += chunk.shape[0]
     if C is None:
         raise ValueError("the gradient source yielded no rows (N = 0): pass at least two examples")
+    flush(filled)
+    del block, tmp
     _check_rows(N, None)
     mean_shift = m / N
     C = blas.dsyrk(-1.0, mean_shift[:, None], beta=1.0 / N, c=C, trans=0, lower=0, overwrite_c=1)
@@ -580,7 +652,7 @@ def _dxd_refusal(d, N, need, budget):
         alt.append(f"route='gram' (N×N with N={N}: about {_gb(route_memory('gram', N, d))})")
     alt.append("route='lanczos' with k=<number of top eigenvalues> (matrix-free, about "
                f"{_gb(route_memory('lanczos', N or 0, d))} to hold G)")
-    return (f"the d×d route needs about {_gb(need)} (a {d}×{d} float64 accumulator plus the eigh workspace) "
+    return (f"the d×d route needs about {_gb(need)} (a {d}×{d} float64 accumulator plus the eigenvalue solver's copy) "
             f"but only {_gb(budget)} is allowed (max_bytes); use " + " or ".join(alt) +
             ", or raise max_bytes if the memory is really there")
 
@@ -678,11 +750,11 @@ def diffusion_spectrum(source, *, route: str = "auto", k: int | None = None, max
                 route = other
     if route == "dxd":
         D, N = _accumulate(src, budget, gemm_dtype)
-        from scipy.linalg import eigh
-
         trace = float(np.trace(D))
-        ev = eigh(D, lower=False, eigvals_only=True, overwrite_a=True, check_finite=False)
-        return DiffusionSpectrum(ev[::-1].copy(), "dxd", N, D.shape[0], trace, True)
+        d = D.shape[0]
+        ev = symmetric_eigenvalues(D)
+        del D
+        return DiffusionSpectrum(ev[::-1].copy(), "dxd", N, d, trace, True)
     if N is not None and d is not None:
         need = route_memory(route, N, d, have_G=src.full is not None)
         if need > budget:
@@ -697,9 +769,7 @@ def diffusion_spectrum(source, *, route: str = "auto", k: int | None = None, max
     _check_finite_matrix(G)
     if route == "gram":
         Kc = _centre_gram(_shifted_gram(G, gemm_dtype))
-        from scipy.linalg import eigh
-
-        ev = eigh(Kc, eigvals_only=True, overwrite_a=False, check_finite=False)[::-1] / N
+        ev = symmetric_eigenvalues(Kc)[::-1] / N
         trace = float(np.trace(Kc)) / N
         full = np.zeros(d)
         full[:min(N, d)] = ev[:min(N, d)]
@@ -848,14 +918,13 @@ def rank_vs_n(G, ns, *, rtols=("paper", *RELATIVE_RANK_TOLERANCES), rng=None, ge
         G = G[np.random.default_rng(rng).permutation(N)]
     G = G[:max(ns)]
     K = _shifted_gram(G, gemm_dtype)
-    from scipy.linalg import eigh
 
     out = {"n": np.array(ns), "max_rank": np.array([min(n - 1, d) for n in ns]), "trace": np.zeros(len(ns))}
     for r in rtols:
         out[r] = np.zeros(len(ns), dtype=int)
     for i, n in enumerate(ns):
         Kc = _centre_gram(K[:n, :n])
-        ev = eigh(Kc, eigvals_only=True, check_finite=False)[::-1] / n
+        ev = symmetric_eigenvalues(Kc)[::-1] / n
         out["trace"][i] = np.trace(Kc) / n
         for r in rtols:
             padded = np.zeros(d)  # the d − n eigenvalues outside the Gram matrix are exactly zero
