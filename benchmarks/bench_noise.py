@@ -42,15 +42,27 @@ No assertions on time: this is a script, not a test. Prints met/MISSED for each 
 from __future__ import annotations
 
 import os
+import sys
+
+
+def _threads_argument(argv) -> str:
+    """``--threads`` read before NumPy is imported: OpenBLAS sizes its thread pool from the environment
+    at load time and cannot be raised above it later."""
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--threads="):
+            return arg.split("=", 1)[1]
+    return "1"
+
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
+    os.environ[_var] = _threads_argument(sys.argv)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -59,7 +71,7 @@ from torch import nn  # noqa: E402
 
 from vdlib import config, noise, persample  # noqa: E402
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 CE = nn.CrossEntropyLoss(reduction="none")
 
 

@@ -352,6 +352,38 @@ def test_a_killed_run_resumes_without_lost_or_duplicated_epochs(tmp_path):
             assert np.array_equal(np.asarray(getattr(a, k)), np.asarray(getattr(b, k))), (name, k)
 
 
+def test_groups_recorded_apart_into_one_folder_keep_their_own_checkpoint_files(tmp_path):
+    """checkpoint_file= names the checkpoint inside the folder: two calls (processes) recording different
+    groups into one folder keep theirs apart, each resumes from its own, and the records are those of one
+    call recording both groups."""
+    X, y = _blobs(n=128)
+    whole = ch.run_chains(_engines(X, y), 6, progress=False)
+    eng = _engines(X, y)
+    for name in eng:
+        part = ch.run_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, stop_after=3,
+                             checkpoint_every=1e9, checkpoint_file=f"checkpoint-{name}.pt")
+        assert part[name].epochs_done == 3
+    assert sorted(f.name for f in tmp_path.glob("*.pt")) == ["checkpoint-noisy.pt", "checkpoint-sgd.pt"]
+    ck = torch.load(tmp_path / "checkpoint-sgd.pt", weights_only=True)
+    assert ck["epoch"] == 3 and list(ck["engines"]) == ["sgd"]
+    with pytest.raises(FileExistsError, match="checkpoint-sgd.pt"):
+        ch.run_chains({"sgd": _engines(X, y)["sgd"]}, 6, folder=tmp_path, progress=False,
+                      checkpoint_file="checkpoint-sgd.pt")
+    eng = _engines(X, y)
+    for name in eng:
+        rest = ch.run_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, resume=True,
+                             checkpoint_file=f"checkpoint-{name}.pt")
+        assert rest[name].start_epoch == 3 and rest[name].epochs_done == 6
+    assert not (tmp_path / ch.CHECKPOINT_FILE).exists()
+    for name, a in whole.items():
+        b = ch.open_record(tmp_path / name)
+        for k in ("weights", "loss", "grad_norm", "error", "step_sq", "theta_dot_grad", "theta_dot_step_grad"):
+            assert np.array_equal(np.asarray(getattr(a, k)), np.asarray(getattr(b, k))), (name, k)
+    for bad in ("sub/checkpoint.pt", "", "..", 3):
+        with pytest.raises(ValueError, match="plain file name"):
+            ch.run_chains(_engines(X, y), 2, folder=tmp_path / "x", progress=False, checkpoint_file=bad)
+
+
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
     X, y = _blobs(n=128)
     lay = ch.layout("tiny-fc", 4, batchnorm=False)

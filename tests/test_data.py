@@ -1,9 +1,10 @@
 """Unit tests of vdlib.data: finding, reading, downloading and preparing real image datasets.
 
-Every fixture file (IDX, Keras npz, CIFAR pickles and archives) is built here, in a tmp folder,
-by code independent of the reader; downloads go to a loopback HTTP server. Nothing touches the
-network. The search path is isolated (no $VDLIB_DATA, empty cache folders, no Debian package)
-except in the one test that reads the real Debian Fashion-MNIST when it is installed.
+Every fixture file (IDX, Keras npz, CIFAR pickles and archives) is built in a tmp folder, here or (the
+CIFAR pickles) by tests/cifar_files.py, by code independent of the reader; downloads go to a loopback
+HTTP server. Nothing touches the network. The search path is isolated (no $VDLIB_DATA, empty cache
+folders, no Debian package) except in the one test that reads the real Debian Fashion-MNIST when it is
+installed.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ import pytest
 import torch
 
 from vdlib import data
+
+from cifar_files import make_cifar  # tests/cifar_files.py, shared with the spectrum tests
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -81,43 +84,6 @@ def make_mnist_like(folder: Path, n_train=30, n_test=10, seed=0, gz=True, dotted
         stem = IDX_NAMES[key].replace("-idx", ".idx") if dotted else IDX_NAMES[key]
         write_idx(folder / stem, arr, gz=gz)
     return arrays
-
-
-def cifar_rows(x_nhwc: np.ndarray) -> np.ndarray:
-    """CIFAR's on-disk row layout, written pixel by pixel: the R plane, then G, then B, each row-major."""
-    n = len(x_nhwc)
-    rows = np.empty((n, 3072), dtype=np.uint8)
-    for c in range(3):
-        for i in range(32):
-            for j in range(32):
-                rows[:, c * 1024 + i * 32 + j] = x_nhwc[:, i, j, c]
-    return rows
-
-
-def make_cifar(folder: Path, name: str, per_batch=6, n_test=5, seed=0, bytes_keys=False):
-    """A CIFAR python folder with tiny batches; returns the NHWC arrays and labels it encodes."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    k = (lambda s: s.encode()) if bytes_keys else (lambda s: s)
-    n_classes = 10 if name == "cifar10" else 100
-    label_key = "labels" if name == "cifar10" else "fine_labels"
-    batches = [f"data_batch_{i}" for i in range(1, 6)] if name == "cifar10" else ["train"]
-    xs, ys = [], []
-    for b in batches + ["test_batch" if name == "cifar10" else "test"]:
-        n = n_test if b in ("test_batch", "test") else per_batch
-        x = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
-        y = rng.integers(0, n_classes, n)
-        d = {k("data"): cifar_rows(x), k(label_key): [int(v) for v in y], k("batch_label"): k(b)}
-        if name == "cifar100":
-            d[k("coarse_labels")] = [int(v) // 5 for v in y]
-        (folder / b).write_bytes(pickle.dumps(d, protocol=2))
-        xs.append(x)
-        ys.append(y)
-    names = [f"class{i}" for i in range(n_classes)]
-    meta_file, meta_key = ("batches.meta", "label_names") if name == "cifar10" else ("meta", "fine_label_names")
-    (folder / meta_file).write_bytes(pickle.dumps({k(meta_key): names}, protocol=2))
-    return {"x_train": np.concatenate(xs[:-1]), "y_train": np.concatenate(ys[:-1]), "x_test": xs[-1],
-            "y_test": ys[-1], "classes": tuple(names)}
 
 
 def tar_folder(folder: Path, archive: Path) -> Path:
@@ -605,6 +571,22 @@ def test_zca_whitens_train_and_applies_the_train_transform_to_test():
     with pytest.raises(ValueError, match="use eps > 0"):
         data.zca_fit(rng.normal(size=(3, 8)), eps=0.0)
 
+
+
+def test_zca_with_fewer_examples_than_dimensions_is_the_same_whitening():
+    """N < D (a few CIFAR images): zca_fit works from the N×N Gram matrix; W and the eigenvalues must be
+    those of eigh of the D×D covariance."""
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(12, 3, 4, 4)) @ rng.normal(size=(4, 4)) + 2.0  # 12 examples of 48 values
+    eps = 0.1
+    z = data.zca_fit(train, eps=eps)
+    lam, V = np.linalg.eigh(np.cov(train.reshape(12, -1).T, bias=True))
+    lam = np.maximum(lam, 0.0)
+    np.testing.assert_allclose(z.matrix, (V / np.sqrt(lam + eps)) @ V.T, atol=1e-10)
+    np.testing.assert_allclose(z.eigenvalues, lam, atol=1e-10)
+    assert np.count_nonzero(z.eigenvalues) == 11  # rank of a centred covariance of 12 examples
+    with pytest.raises(ValueError, match="use eps > 0"):
+        data.zca_fit(train, eps=0.0)
 
 def _find_offsets(out, padded, H, W):
     offsets = []

@@ -1,6 +1,8 @@
 """vdlib.experiments.trajectory and ``python -m vdlib.experiments``: the Fig. 3 protocol, its controls,
 the artifact the chapters load, resume, and the command line's errors."""
 import json
+import os
+import re
 import runpy
 import sys
 
@@ -209,3 +211,148 @@ def test_the_module_entry_point_lists_the_subcommands(monkeypatch, capsys):
     assert "--resume" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown experiment"):
         command_module("nope")
+
+
+# ------------------------------------------------------------------------------------------------
+# several recording processes (processes=): the same records, resume, errors
+# ------------------------------------------------------------------------------------------------
+MP = dict(epochs=10, burn_in=2, chains=2, control_chains=1)
+MP_ARGS = ["--epochs", "10", "--burn-in", "2", "--chains", "2", "--control-chains", "1"]
+KEYS = ("weights", "loss", "error", "grad_norm", "theta_dot_grad", "step_sq", "theta_dot_step_grad", "grad", "dtheta")
+
+
+def _assert_same_records(a, b):
+    assert list(a.records) == list(b.records)
+    for g in a.records:
+        ra, rb = a.record(g), b.record(g)
+        assert ra.epochs_done == rb.epochs_done
+        for k in KEYS:
+            assert np.array_equal(np.asarray(getattr(ra, k)), np.asarray(getattr(rb, k))), (g, k)
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory):
+    """The uninterrupted run of the MP protocol, recorded by one process into a folder."""
+    p = T.protocol("ci", **MP)
+    return p, T.run(p, out=tmp_path_factory.mktemp("one") / "run")
+
+
+@pytest.fixture(scope="module")
+def stopped_two(tmp_path_factory):
+    """The MP protocol recorded by 2 processes, stopped after 4 epochs (tests copy the folder)."""
+    p = T.protocol("ci", **MP)
+    out = tmp_path_factory.mktemp("stopped") / "run"
+    res = T.run(p, out=out, processes=2, stop_after=4, checkpoint_every=1e9)
+    assert res.meta["status"] == "stopped" and res.meta["epochs_done"] == 4
+    assert all(r.epochs_done == 4 for r in res.records.values())
+    return out
+
+
+def _copy(src, tmp_path):
+    import shutil
+
+    return shutil.copytree(src, tmp_path / "run")
+
+
+def test_two_processes_record_bitwise_what_one_process_records(one_process, tmp_path, capsys):
+    p, one = one_process
+    two = T.run(p, out=tmp_path / "two", processes=2, verbose=True)
+    parts = two.meta["processes"]
+    assert f"recording in 2 processes: {' | '.join(', '.join(b) for b in parts)}" in capsys.readouterr().out
+    assert len(parts) == 2 and sorted(g for b in parts for g in b) == sorted(p.controls) and "sgd" in parts[0]
+    assert set(two.meta["processes_probe_seconds_per_epoch"]) == set(p.controls)
+    assert two.meta["checkpoint_files"] == [f"checkpoint-{'+'.join(b)}.pt" for b in parts]
+    assert sorted(f.name for f in (tmp_path / "two").glob("checkpoint*.pt")) == sorted(two.meta["checkpoint_files"])
+    assert one.meta["processes"] == [list(p.controls)] and one.meta["checkpoint_files"] == [ch.CHECKPOINT_FILE]
+    assert two.meta["status"] == "complete" and two.meta["epochs_done"] == p.epochs
+    assert [d["groups"] for d in two.meta["seconds"]["record_phase_per_process"]] == parts
+    _assert_same_records(one, two)
+    _assert_same_records(one, T.load(tmp_path / "two"))
+    assert two.meta["controls"] == one.meta["controls"]  # seeds, noise traces at the start and the end
+    a, b = np.load(one.folder / "trajectory.npz"), np.load(tmp_path / "two" / "trajectory.npz")
+    assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files)
+
+
+def test_a_stopped_run_of_two_processes_resumes_to_the_uninterrupted_records(one_process, stopped_two, tmp_path,
+                                                                              capsys):
+    p, one = one_process
+    out = _copy(stopped_two, tmp_path)
+    parts = json.loads((out / "meta.json").read_text())["processes"]
+    # any processes > 1 reuses the stored split (not a new timing probe)
+    assert cli.main(["trajectory", "--profile", "ci", *MP_ARGS, "--out", str(out), "--resume", "--processes", "3"]) == 0
+    assert f"recording in 2 processes: {' | '.join(', '.join(b) for b in parts)} (reused from meta.json" \
+        in capsys.readouterr().out
+    again = T.load(out)
+    assert again.meta["status"] == "complete" and again.meta["processes"] == parts
+    _assert_same_records(one, again)
+
+
+def test_resuming_with_another_split_or_number_of_processes_is_refused_and_names_the_files(stopped_two, tmp_path):
+    p = T.protocol("ci", **MP)
+    out = _copy(stopped_two, tmp_path)
+    meta = json.loads((out / "meta.json").read_text())
+    files = re.escape(", ".join(sorted(meta["checkpoint_files"])))
+    with pytest.raises(ValueError, match=rf"with processes=1: it holds the checkpoint files {files}.*"
+                                         r"recorded by 2 processes .*pass processes=2"):
+        T.run(p, out=out, resume=True)
+    other = [[g] for g in p.controls[:2]] + [list(p.controls[2:])]
+    (out / "meta.json").write_text(json.dumps(dict(meta, processes=other)))
+    with pytest.raises(ValueError, match=rf"it holds the checkpoint files {files}, and a run of several processes "
+                                         r"uses checkpoint-sgd\.pt, checkpoint-momentum0\.pt.*partition into "
+                                         r"processes in meta.json \(sgd \| momentum0 \| langevin\+nobn\) does not "
+                                         r"match them"):
+        T.run(p, out=out, resume=True, processes=2)
+    # a folder recorded by one process resumes with one process only
+    single = tmp_path / "single"
+    T.run(p, out=single, stop_after=3, checkpoint_every=1e9)
+    with pytest.raises(ValueError, match=r"checkpoint files checkpoint\.pt.*recorded by one process: pass processes=1"):
+        T.run(p, out=single, resume=True, processes=2)
+    # so the command line's --resume defaults to what the run was started with
+    (out / "meta.json").write_text(json.dumps(meta))
+    assert T._default_processes("full", out, resume=True) == 2
+    assert T._default_processes("full", single, resume=True) == 1
+    assert T._default_processes("full", tmp_path / "new", resume=False) == min(2, os.cpu_count())
+    assert T._default_processes("ci", tmp_path / "new", resume=False) == 1
+
+
+def test_an_error_in_a_recording_process_is_raised_with_its_traceback(stopped_two, tmp_path):
+    p = T.protocol("ci", **MP)
+    out = _copy(stopped_two, tmp_path)
+    groups = next(b for b in json.loads((out / "meta.json").read_text())["processes"] if "sgd" in b)
+    np.save(out / "sgd" / "weights.npy", np.zeros((1, 2, 3), np.float32))  # not this run's array
+    name = re.escape("+".join(groups))
+    with pytest.raises(ValueError, match=rf"(?s)the process recording {name} failed: ValueError: .*"
+                                         r"belongs to another run.*its traceback.*Traceback \(most recent call"):
+        T.run(p, out=out, resume=True, processes=2)
+
+
+def test_processes_need_a_folder_and_a_positive_count(tmp_path, capsys):
+    p = T.protocol("ci", **MP)
+    with pytest.raises(ValueError, match="processes=2 needs out=<folder>.*or processes=1"):
+        T.run(p, processes=2)
+    with pytest.raises(ValueError, match="processes must be at least 1, got 0"):
+        T.run(p, out=tmp_path / "x", processes=0)
+    with pytest.raises(TypeError, match="processes must be an integer"):
+        T.run(p, out=tmp_path / "x", processes=1.5)
+    assert cli.main(["trajectory", "--profile", "ci", *MP_ARGS, "--processes", "0", "--out", str(tmp_path / "y")]) == 2
+    assert "processes must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_group_diverging_in_a_recording_process_raises_there_as_with_one_process(tmp_path):
+    """Weight decay 30 at lr 0.1 (ηλ = 3) makes momentum-free SGD unstable (ηλ > 2) but not heavy-ball
+    with μ = 0.9 (ηλ < 2(1 + μ)): only the momentum0 group blows up."""
+    p = T.protocol("ci", epochs=40, burn_in=1, chains=1, control_chains=1, controls=("sgd", "momentum0"),
+                   pretrain_max_epochs=0, noise_batches=4, weight_decay=30.0)
+    with pytest.raises(ch.TrajectoryDiverged) as one:
+        T.run(p, out=tmp_path / "one", checkpoint_every=0)
+    with pytest.raises(ch.TrajectoryDiverged) as two:
+        T.run(p, out=tmp_path / "two", checkpoint_every=0, processes=2)
+    a, b = one.value, two.value
+    assert a.group == "momentum0" and a.checkpoint_epoch == a.epoch - 1
+    assert (b.epoch, b.group, b.chains, b.checkpoint_epoch) == (a.epoch, a.group, a.chains, a.checkpoint_epoch)
+    assert str(b) == str(a).replace(str(tmp_path / "one" / ch.CHECKPOINT_FILE),
+                                    str(tmp_path / "two" / "checkpoint-momentum0.pt"))
+    meta = json.loads((tmp_path / "two" / "meta.json").read_text())
+    assert meta["status"] == "diverged" and meta["epochs_done"] == b.checkpoint_epoch and meta["error"] == str(b)
+    assert meta["processes"] == [["sgd"], ["momentum0"]]

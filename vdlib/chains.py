@@ -885,7 +885,8 @@ CHECKPOINT_FILE = "checkpoint.pt"
 
 def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, resume: bool = False,
                record_fdr: bool = False, checkpoint_every: float = 60.0, progress: bool | None = None,
-               config=None, stop_after: int | None = None, workers: int = 1) -> dict[str, Record]:
+               config=None, stop_after: int | None = None, workers: int = 1,
+               checkpoint_file: str = CHECKPOINT_FILE) -> dict[str, Record]:
     """Run groups of chains in lock-step for ``epochs`` epochs, recording every epoch.
 
     Parameters
@@ -896,7 +897,8 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
     epochs : int
         Epochs to record (rows 0..epochs).
     folder : path, optional
-        Where to write memory-mapped arrays and ``checkpoint.pt``. Without it everything stays in memory.
+        Where to write memory-mapped arrays and the checkpoint (``checkpoint_file``). Without it
+        everything stays in memory.
     resume : bool
         Continue the run in ``folder`` from its checkpoint (settings must match). Without ``resume`` an
         existing checkpoint in ``folder`` is an error.
@@ -912,6 +914,9 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
     workers : int
         Run the groups of an epoch in this many threads (each group stays on one thread; torch
         kernels release the GIL). The results do not depend on it.
+    checkpoint_file : str
+        The checkpoint's file name inside ``folder`` (default ``checkpoint.pt``): processes that
+        record different groups into the same folder each pass their own.
 
     Returns
     -------
@@ -920,15 +925,19 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
     if not engines:
         raise ValueError("pass at least one engine: run_chains({'sgd': engine}, epochs)")
     epochs = checks.integer(epochs, "epochs", minimum=1)
+    if not isinstance(checkpoint_file, str) or not checkpoint_file or Path(checkpoint_file).name != checkpoint_file \
+            or checkpoint_file in (".", ".."):
+        raise ValueError(f"checkpoint_file must be a plain file name (no folder), got {checkpoint_file!r}; "
+                         "the folder is folder=")
     folder = Path(folder) if folder is not None else None
-    ckpt_path = folder / CHECKPOINT_FILE if folder is not None else None
+    ckpt_path = folder / checkpoint_file if folder is not None else None
     start = 0
     state = None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         if ckpt_path.is_file():
             if not resume:
-                raise FileExistsError(f"{folder} holds a run already ({CHECKPOINT_FILE}): pass resume=True to continue "
+                raise FileExistsError(f"{folder} holds a run already ({checkpoint_file}): pass resume=True to continue "
                                       "it, or choose an empty folder")
             state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             if state.get("format") != CHECKPOINT_FORMAT:

@@ -1060,6 +1060,10 @@ def zca_fit(x, eps: float = 0.1, chunk: int = 4096) -> ZCA:
     (pylearn2's ``ZCA(filter_bias=0.1)``, the classical CIFAR choice after GCN with scale 55; the
     authors' value is unknown [verify]). Fit on the training split and apply the same ZCA to both
     splits (:func:`zca_apply`).
+
+    With fewer examples than dimensions (N < D, e.g. a few hundred CIFAR images of 3,072 values) and
+    ``eps > 0``, the same ``W`` comes from the N×N Gram matrix instead of the D×D ``eigh``: C has at
+    most N non-zero eigenvalues, with eigenvectors ``X_cᵀu/√(Nλ)``, and λ = 0 on the rest of the space.
     """
     eps = float(eps)
     if not math.isfinite(eps) or eps < 0:
@@ -1070,6 +1074,17 @@ def zca_fit(x, eps: float = 0.1, chunk: int = 4096) -> ZCA:
     if N < 2:
         raise ValueError(f"zca_fit needs at least 2 examples, got {N}")
     mean = flat.mean(axis=0, dtype=np.float64)
+    if N < D and eps > 0:
+        Xc = flat.astype(np.float64) - mean
+        mu, U = np.linalg.eigh(Xc @ Xc.T / N)          # the non-zero eigenvalues of C, ascending
+        keep = mu > max(float(mu[-1]), 0.0) * 1e-12     # drop the (numerically) zero ones: λ = 0 there
+        mu, U = mu[keep], U[:, keep]
+        V = Xc.T @ (U / np.sqrt(N * mu))                # D × r, orthonormal eigenvectors of C
+        # W = V diag((λ + eps)^-1/2) Vᵀ + eps^-1/2 (I − V Vᵀ)
+        W = (V * (1.0 / np.sqrt(mu + eps) - 1.0 / math.sqrt(eps))) @ V.T
+        W[np.diag_indices(D)] += 1.0 / math.sqrt(eps)
+        lam = np.concatenate([np.zeros(D - len(mu)), mu])
+        return ZCA(mean=mean, matrix=W, eigenvalues=lam, eps=eps)
     C = np.zeros((D, D))
     for s in range(0, N, chunk):
         c = flat[s:s + chunk].astype(np.float64) - mean

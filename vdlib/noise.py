@@ -363,10 +363,10 @@ def symmetric_eigenvalues(A: np.ndarray, lower: bool = False) -> np.ndarray:
     """All eigenvalues (ascending, float64) of the real symmetric matrix held in one triangle of A.
 
     LAPACK's divide-and-conquer driver (``dsyevd``, eigenvalues only) as shipped with torch (MKL on
-    x86), else SciPy's ``eigh``. A is not modified (the solver works on a copy: d² more floats). On
-    the 13,338² D of small-lenet torch's solver took 128 s with 2 threads against 154 s for
-    LAPACK's two-stage ``dsyevd_2stage`` and ~230 s for SciPy's ``eigh`` (1 thread) in
-    ``benchmarks/bench_noise.py``'s measurements on the 2-core machine.
+    x86), else SciPy's ``eigh``. A is not modified (the solver works on a copy: d² more floats). For
+    the 13,338² D of small-lenet the reduction to tridiagonal form dominates and is bound by memory
+    traffic; torch's solver was the fastest of those tried on the 2-core machine (SciPy's ``eigh``,
+    LAPACK's two-stage ``dsyevd_2stage``): ``benchmarks/bench_noise.py --eig`` compares them.
     """
     A = np.asarray(A)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:

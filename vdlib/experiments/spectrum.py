@@ -14,7 +14,8 @@ The protocol (paper notes §6.1–6.4, §8.1 "R8 in detail"), with every choice 
 3. **D at each snapshot.** The network in evaluation mode (BN running statistics, no dropout), the
    per-sample gradients of all ``n_spectrum`` training examples (:mod:`vdlib.persample`), and
    D = (1/N) Σ (g_k − ḡ)(g_k − ḡ)ᵀ. The ``full`` profile takes all 60,000 examples and the d×d route
-   (float64 accumulation, ``eigh``: 13,338² for small-lenet, 3,978² for small-fc); smaller profiles use
+   (float64 ``syrk`` accumulation, :func:`vdlib.noise.symmetric_eigenvalues`: 13,338² for small-lenet,
+   3,978² for small-fc; ``--threads 2`` gives torch and BLAS both cores); smaller profiles use
    the N×N Gram route (same non-zero eigenvalues). Each snapshot's eigenvalues are written as soon as
    they are computed, so a killed run resumes at the next missing piece.
 4. **Rank against N.** At the last snapshot, the rank of D from nested random subsets of n examples
@@ -248,15 +249,15 @@ def load_data(run_name: str, p: Protocol, root=None):
                 f"pass --data-root DIR, or fetch it once with vdlib.data.fetch('{name}'). Searched: "
                 + "; ".join(D.search_paths(name, root)))
         ds = D.load(name, root)
-        x_tr, y_tr = ds.split("train")
-        x_te, y_te = ds.split("test")
         X, Y = D.to_tensors(ds, "train", normalise=None)
         Xt, Yt = D.to_tensors(ds, "test", normalise=None)
         Xg, Xtg = D.gcn(X.numpy()), D.gcn(Xt.numpy())
         zca = D.zca_fit(Xg)
         X = torch.from_numpy(D.zca_apply(Xg, zca)).reshape(X.shape)
         Xt = torch.from_numpy(D.zca_apply(Xtg, zca)).reshape(Xt.shape)
-    n_classes = int(Y.max()) + 1
+    # the dataset's number of classes (10 or 100), not max label + 1: a copy whose training labels miss the
+    # last class would build a network with too few outputs (CIFAR-100: d below 29,412)
+    n_classes = D.REGISTRY[ds.name].n_classes
     if p.n_train is not None and p.n_train < len(Y):
         perm = torch.from_numpy(np.random.default_rng(p.seed).permutation(len(Y))[:p.n_train])
         X, Y = X[perm].contiguous(), Y[perm].contiguous()
@@ -454,7 +455,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         Continue the run in ``out`` (same protocol): finished snapshots are loaded, not recomputed, and
         training continues from its checkpoints.
     num_threads : int, optional
-        torch CPU threads during the call (restored afterwards); None leaves torch's setting.
+        CPU threads of torch and BLAS during the call (restored afterwards); None leaves their settings.
     data_root : path, optional
         Where to look for MNIST / Fashion-MNIST / CIFAR first.
     verbose : bool
@@ -586,7 +587,12 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
             snapshots[run_name].append(s)
             meta["seconds"][f"{run_name}/epoch_{e}"] = s.seconds
             save_meta()
-        if p.rank_vs_n:
+        if p.rank_vs_n and min(p.rank_vs_n) > len(Y):
+            meta["skipped"][f"{run_name}/rank_vs_n"] = (
+                f"every subset size in rank_vs_n {list(p.rank_vs_n)} exceeds the {len(Y)} training examples; "
+                f"pass sizes ≤ {len(Y)}")
+            save_meta()
+        elif p.rank_vs_n:
             cpath = folder / run_name / "rank_vs_n.npz" if folder is not None else None
             if cpath is not None and cpath.is_file():
                 with np.load(cpath) as z:
@@ -664,7 +670,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="folder with MNIST / CIFAR files (else $VDLIB_DATA)")
     parser.add_argument("--seed", type=int, default=None, help="seed (42, the paper's)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (default: torch's; 1 is the safe choice on a busy machine)")
+                        help="CPU threads for torch and BLAS (default: their own; 1 is the safe choice on a busy "
+                             "machine, 2 uses both cores of an idle 2-core one)")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 

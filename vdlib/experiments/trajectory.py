@@ -33,20 +33,29 @@ The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`
 
 Cost (2-core machine under load, 1 thread; ``benchmarks/bench_trajectory.py``): the ``sgd`` group of
 4 chains records ~90 epochs/s (10⁵ epochs ≈ 19 min), momentum0 + nobn (1 chain each) ~70 epochs/s,
-langevin (1 chain, a full-batch gradient at every step) ~72 epochs/s; all four groups together
-~26 epochs/s (10⁵ epochs ≈ 1 h; ``--controls`` splits them over two processes/cores). Pre-training to
-zero error takes 700–2,900 epochs with BN (~20 s for 4 chains); without BN the error stays at 0.05–1 %
-after 3,000 epochs (recorded in ``meta.json``).
+langevin (1 chain, a full-batch gradient at every step) ~72 epochs/s; all four groups in one process
+~26 epochs/s (10⁵ epochs ≈ 1 h). On these tiny nets the per-step Python overhead, not the arithmetic,
+sets the time, and the threads of one process (``workers``) share one interpreter; ``processes=2``
+(``--processes 2``, the default of the ``full`` profile on a machine with 2 or more cores) records
+the groups in two OS processes instead, split by a short timing probe into bins of about equal time
+per epoch (the split is in ``meta.json``, ``"processes"``), with bitwise the same records as one
+process. Measured on the quiet 2-core machine (``--profile full``, 2 processes, split sgd+momentum0 |
+langevin+nobn): 10⁵ epochs in 1,319 s of recording (76 epochs/s), 1,349 s with pre-training; the
+records were bitwise those of a one-process run. See also benchmarks/bench_trajectory.py.
+Pre-training to zero error takes 700–2,900 epochs with BN (~20 s for 4 chains); without BN the error
+stays at 0.05–1 % after 3,000 epochs (recorded in ``meta.json``).
 
 Artifact (``out`` folder): ``meta.json`` (protocol, seeds, versions, device, data source, noise traces,
 pre-training outcome, timings, status), ``trajectory.npz`` (the small per-epoch series of every group:
 ``"<group>/loss"``, ``"<group>/grad_norm"``, ...), one subfolder per group with memory-mapped
 ``weights.npy`` (chains × (epochs+1) × d, float32) and the series, ``pretrained.pt`` and the rolling
-``checkpoint.pt``. ``--resume`` continues a killed run with no lost or duplicated epoch.
+``checkpoint.pt`` (with several processes, one ``checkpoint-<group>+<group>.pt`` per process).
+``--resume`` continues a killed run with no lost or duplicated epoch (in one process or several, as it
+was started; a run of several processes reuses its split).
 
 Command line::
 
-    python -m vdlib.experiments trajectory --profile full [--out DIR] [--resume]
+    python -m vdlib.experiments trajectory --profile full [--out DIR] [--resume] [--processes N]
     python -m vdlib.experiments trajectory --summarize DIR [--summary-out OUT]   # -> summary.npz + meta.json
 
 Python::
@@ -343,10 +352,15 @@ def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.n
 # --------------------------------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------------------------------
+def _log(msg: str, verbose: bool) -> None:
+    if verbose:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
 def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resume: bool = False,
         progress: bool | None = None, device=None, num_threads: int | None = 1, data_root=None,
         stop_after: int | None = None, checkpoint_every: float = 60.0, command: str | None = None,
-        workers: int = 1) -> TrajectoryResult:
+        workers: int = 1, processes: int = 1, verbose: bool = False) -> TrajectoryResult:
     """Run the protocol: load data, pre-train, measure the noise trace, record the long phase.
 
     Parameters
@@ -365,41 +379,299 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     num_threads : int or None
         torch CPU threads during the run (restored afterwards). Default 1: the tensors are small, and
         on a busy 2-core machine a second thread made the run 5–10× *slower* (thread hand-offs);
-        None leaves torch's setting.
+        None leaves torch's setting. With ``processes > 1`` every recording process uses
+        ``num_threads`` threads (1 when None).
     data_root : path, optional
         Where to look for MNIST / Fashion-MNIST first.
     stop_after : int, optional
         Stop after this many recorded epochs (checkpointed): simulates a killed run.
     workers : int
         Threads that advance the groups side by side (:func:`vdlib.chains.run_chains`); same results.
+    processes : int
+        OS processes that record the groups (default 1). The results do not depend on it: every group
+        has its own seeds, and the records are bitwise those of one process. With ``processes > 1``
+        (needs ``out``) the data loading, pre-training and noise traces happen here, once; then the
+        groups are split into at most ``processes`` bins, balanced by their measured time per epoch (a
+        few epochs of a throwaway copy of each group: on these tiny nets the per-step Python overhead,
+        not the arithmetic, sets the cost), and each bin is recorded by its own process (started with
+        "spawn"; it reloads the data and ``pretrained.pt``) into the group subfolders and its own
+        checkpoint ``checkpoint-<group>+<group>.pt``. ``meta["processes"]`` holds the partition, which
+        ``resume`` reuses (any ``processes > 1`` then runs it); a folder recorded by one process resumes
+        with ``processes=1`` only, and vice versa. Only the process holding ``"sgd"`` (else the first)
+        shows a progress bar. Wall time with 1 and 2 processes: see benchmarks/bench_trajectory.py.
+    verbose : bool
+        Print the partition into processes when the recording starts (the command line does).
     """
     from ..config import select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.trajectory.protocol(...))")
+    processes = checks.integer(processes, "processes")
+    if processes > 1 and out is None:
+        raise ValueError(f"processes={processes} needs out=<folder>: the recording processes share the run through "
+                         "its folder (pretrained.pt, the records); pass out=..., or processes=1")
     dev = select_device(device)
     if num_threads is not None:
         num_threads = checks.integer(num_threads, "num_threads")
     with torch_threads(num_threads):
-        return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers)
+        return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
+                    processes, num_threads, verbose)
 
 
+# ---------------------------------------------------------------- pieces shared by one and several processes
+def _load_pretrained(pre_path: Path, data_info: dict[str, Any]) -> dict[str, Any]:
+    pre = torch.load(pre_path, map_location="cpu", weights_only=True)
+    if abs(pre["fingerprint"] - data_info["fingerprint"]) > 1e-6 * abs(data_info["fingerprint"]):
+        raise ValueError(f"{pre_path} was made from other data: use another folder")
+    return json.loads(pre["json"]) | {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
+                                      "noise": pre["noise"]}
+
+
+def _make_engines(p: Protocol, X, y, pre: dict[str, Any], noise: dict[str, Any], dev,
+                  groups) -> tuple[dict[str, ch.ChainEngine], dict[str, dict[str, Any]]]:
+    """The engines of ``groups`` at the start of the recorded phase, and their ``meta["controls"]`` entries."""
+    engines, info = {}, {}
+    for c in groups:
+        bn = c != "nobn"
+        lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
+        kw = dict(seeds=_chain_seeds(p, c), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
+                  batch_size=p.batch_size, replacement=p.replacement, device=dev)
+        sigma = [0.0] * p.n_chains(c)
+        if c == "momentum0":
+            kw["momentum"] = 0.0
+        if c == "langevin":
+            sigma = ch.matched_noise_std(noise[c]["trace"], lay.d).tolist()
+            kw.update(full_batch=True, noise_std=sigma)
+        # chain i of every group starts from pre-trained network i: the groups are paired
+        engines[c] = ch.ChainEngine(X, y, pre["theta_bn" if bn else "theta_nobn"][:p.n_chains(c)], lay, **kw)
+        info[c] = {"description": CONTROLS[c], "d": lay.d, "batchnorm": bn,
+                   "momentum": kw["momentum"], "full_batch": c == "langevin", "noise_std": sigma,
+                   "noise_trace_start": noise[c]["trace"], "noise_bias_sq_start": noise[c]["bias_sq"],
+                   "full_grad_sq_start": noise[c]["full_grad_sq"], "seeds": kw["seeds"],
+                   "steps_per_epoch": engines[c].steps_per_epoch}
+    return engines, info
+
+
+def _noise_trace_end(p: Protocol, engines: dict[str, ch.ChainEngine]) -> dict[str, list[float]]:
+    return {c: eng.noise_trace(p.noise_batches, seed=_seed(p, 5, list(CONTROLS).index(c)))["trace"].tolist()
+            for c, eng in engines.items()}
+
+
+def _checkpoint_name(groups) -> str:
+    """The checkpoint file of the process that records ``groups``."""
+    return f"checkpoint-{'+'.join(groups)}.pt"
+
+
+def _probe_seconds(p: Protocol, X, y, pre, noise, dev, epochs: int = 3, repeats: int = 2) -> dict[str, float]:
+    """Seconds per recorded epoch of each group (an epoch + the full-batch evaluation), best of ``repeats``
+    runs of ``epochs`` epochs after one warm-up epoch, on throwaway engines (the real ones never move)."""
+    out = {}
+    for c in p.controls:
+        eng = _make_engines(p, X, y, pre, noise, dev, [c])[0][c]
+        eng.run_epoch(first_step=True)
+        eng.evaluate()
+        best = math.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(epochs):
+                eng.run_epoch(first_step=True)
+                eng.evaluate()
+            best = min(best, (time.perf_counter() - t0) / epochs)
+        out[c] = best
+    return out
+
+
+def _partition(costs: dict[str, float], order, processes: int) -> list[list[str]]:
+    """Greedy longest-processing-time split of the groups into at most ``processes`` bins (groups kept
+    in ``order`` inside a bin; bins ordered by their first group)."""
+    order = list(order)
+    bins: list[list[str]] = [[] for _ in range(min(processes, len(costs)))]
+    load = [0.0] * len(bins)
+    for g in sorted(costs, key=lambda g: (-costs[g], order.index(g))):
+        i = min(range(len(bins)), key=lambda i: (load[i], i))
+        bins[i].append(g)
+        load[i] += costs[g]
+    bins = [sorted(b, key=order.index) for b in bins if b]
+    return sorted(bins, key=lambda b: order.index(b[0]))
+
+
+def _resume_partition(folder: Path | None, p: Protocol, resume: bool, processes: int,
+                      old_meta: dict[str, Any] | None) -> list[list[str]] | None:
+    """Check the folder's checkpoint files against the kind of run asked for; return the partition stored
+    in ``meta.json`` when a run of several processes is resumed (None: measure a new one)."""
+    if folder is None:
+        return None
+    found = sorted(f.name for f in folder.glob("checkpoint*.pt")) if folder.is_dir() else []
+    old_parts = (old_meta or {}).get("processes")
+    old_multi = old_parts is not None and (old_meta or {}).get("checkpoint_files") != [ch.CHECKPOINT_FILE]
+    stored = None
+    if old_multi:
+        flat = [g for b in old_parts for g in b]
+        if not all(old_parts) or sorted(flat) != sorted(p.controls):
+            raise ValueError(f"{folder / 'meta.json'}: its partition into processes {old_parts} does not hold each "
+                             f"group of {list(p.controls)} once; restore it, or use another folder")
+        if processes > 1:
+            stored = [list(b) for b in old_parts]
+    if not found:
+        return stored
+    if not resume:
+        raise FileExistsError(f"{folder} holds checkpoints already ({', '.join(found)}): pass resume=True (--resume) "
+                              "to continue that run, or choose another folder (--out)")
+    expected = [ch.CHECKPOINT_FILE] if processes == 1 else [_checkpoint_name(b) for b in stored or []]
+    stray = [f for f in found if f not in expected]
+    if not stray:
+        return stored
+    if found == [ch.CHECKPOINT_FILE]:
+        hint = "it was recorded by one process: pass processes=1 (--processes 1) to resume it"
+    elif old_multi and all(f in [_checkpoint_name(b) for b in old_parts] for f in found):
+        hint = (f"it was recorded by {len(old_parts)} processes ({' | '.join('+'.join(b) for b in old_parts)}): "
+                f"pass processes={len(old_parts)} (--processes {len(old_parts)}; any value > 1 reuses that partition)")
+    elif old_multi and all(f.startswith("checkpoint-") for f in found):
+        hint = (f"the partition into processes in meta.json ({' | '.join('+'.join(b) for b in old_parts)}) does not "
+                "match them: restore it (each file names the groups of one process), or use another folder")
+    else:
+        hint = "these files do not belong to one run: remove the stray ones, or use another folder"
+    uses = (f"a run of one process uses {ch.CHECKPOINT_FILE}" if processes == 1 else
+            f"a run of several processes uses {', '.join(expected)}" if expected else
+            "a run of several processes uses checkpoint-<groups>.pt files, one per process, and needs its "
+            "partition in meta.json")
+    raise ValueError(f"cannot resume {folder} with processes={processes}: it holds the checkpoint files "
+                     f"{', '.join(found)}, and {uses}; {hint}")
+
+
+# ---------------------------------------------------------------- several processes
+def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_root, device: str,
+                fingerprint: float, resume: bool, stop_after: int | None, checkpoint_every: float, workers: int,
+                num_threads: int, progress: bool) -> dict[str, Any]:
+    """Record ``groups`` in this (child) process: what :func:`_run` does with one process, for these groups."""
+    torch.set_num_threads(num_threads)
+    p = Protocol.from_dict(protocol)
+    folder = Path(folder)
+    X, y, info = load_data(p, data_root)
+    if info["fingerprint"] != fingerprint:
+        raise ValueError(f"the recording process of {'+'.join(groups)} loaded other data than the main process "
+                         f"(fingerprint {info['fingerprint']!r} != {fingerprint!r}): the data files changed, or "
+                         "data_root points elsewhere")
+    pre = _load_pretrained(folder / "pretrained.pt", info)
+    engines, _ = _make_engines(p, X, y, pre, json.loads(pre["noise"]), device, groups)
+    name = _checkpoint_name(groups)
+    t0 = time.perf_counter()
+    try:
+        records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and (folder / name).is_file(),
+                                record_fdr=p.record_fdr, progress=progress, stop_after=stop_after,
+                                checkpoint_every=checkpoint_every, workers=workers, checkpoint_file=name)
+    except ch.TrajectoryDiverged as err:  # described, not pickled: the parent raises it again
+        return {"status": "diverged", "message": str(err), "epoch": err.epoch, "group": err.group,
+                "chains": list(err.chains), "checkpoint_epoch": err.checkpoint_epoch}
+    seconds = time.perf_counter() - t0
+    return {"status": "ok", "groups": list(groups), "seconds": seconds, "pid": os.getpid(),
+            "epochs_done": {c: r.epochs_done for c, r in records.items()},
+            "start_epoch": {c: r.start_epoch for c, r in records.items()},
+            "noise_trace_end": _noise_trace_end(p, engines)}
+
+
+def _record_bin_main(conn, job: dict[str, Any]) -> None:
+    """Entry point of a recording process: send :func:`_record_bin`'s result, or a description of its error."""
+    try:
+        result = _record_bin(**job)
+    except BaseException as err:  # noqa: BLE001 (reported to the parent, which raises)
+        import traceback
+
+        result = {"status": "error", "type": type(err).__name__, "message": str(err),
+                  "traceback": traceback.format_exc()}
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+
+
+def _child_error(res: dict[str, Any], groups) -> BaseException:
+    import builtins
+
+    if res["status"] == "diverged":
+        return ch.TrajectoryDiverged(res["message"], epoch=res["epoch"], group=res["group"], chains=res["chains"],
+                                     checkpoint_epoch=res["checkpoint_epoch"])
+    msg = (f"the process recording {'+'.join(groups)} failed: {res['type']}: {res['message']}\n"
+           f"--- its traceback ---\n{res['traceback']}")
+    kind = getattr(builtins, res["type"], None)
+    if isinstance(kind, type) and issubclass(kind, Exception) and not issubclass(kind, KeyError):
+        try:
+            return kind(msg)
+        except Exception:  # noqa: BLE001 (an exception type that wants other arguments)
+            pass
+    return RuntimeError(msg)
+
+
+def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], *, resume: bool, progress: bool,
+                         dev, data_root, fingerprint: float, stop_after, checkpoint_every, workers,
+                         num_threads: int) -> list[dict[str, Any]]:
+    """Record each bin of ``partition`` in its own process ("spawn"); their results, in the partition's order.
+
+    A diverged bin raises :class:`vdlib.chains.TrajectoryDiverged` here (the other processes are stopped);
+    another error in a process raises here with its traceback in the message.
+    """
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("spawn")
+    bar = next((i for i, b in enumerate(partition) if "sgd" in b), 0)  # the one process with a progress bar
+    procs, results, ok = [], {}, False
+    try:
+        for i, groups in enumerate(partition):
+            job = dict(protocol=p.as_dict(), groups=list(groups), folder=str(folder),
+                       data_root=None if data_root is None else str(data_root), device=str(dev),
+                       fingerprint=fingerprint, resume=bool(resume), stop_after=stop_after,
+                       checkpoint_every=checkpoint_every, workers=workers, num_threads=num_threads,
+                       progress=bool(progress) and i == bar)
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_record_bin_main, args=(send, job), daemon=True,
+                               name=f"vdlib-trajectory-{'+'.join(groups)}")
+            proc.start()
+            send.close()  # the child holds the write end: its exit makes recv readable (EOF)
+            procs.append((i, proc, recv))
+        pending = {recv: (i, proc) for i, proc, recv in procs}
+        while pending:
+            for conn in wait(list(pending)):
+                i, proc = pending.pop(conn)
+                try:
+                    res = conn.recv()
+                except EOFError:
+                    proc.join()
+                    res = {"status": "error", "type": "RuntimeError", "traceback": "(none: the process died)\n",
+                           "message": f"it ended without a result (exit code {proc.exitcode})"}
+                if res["status"] != "ok":
+                    raise _child_error(res, partition[i])
+                results[i] = res
+        ok = True
+    finally:
+        for _, proc, recv in procs:
+            if not ok and proc.is_alive():
+                proc.terminate()
+            proc.join()
+            recv.close()
+    return [results[i] for i in range(len(partition))]
+
+
+# ---------------------------------------------------------------- the run
 def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command,
-         workers) -> TrajectoryResult:
+         workers, processes, num_threads, verbose) -> TrajectoryResult:
     t_start = time.perf_counter()
     folder = Path(out) if out is not None else None
     meta_path = folder / "meta.json" if folder is not None else None
+    old_meta, stored_partition = None, None
     if folder is not None:
         if meta_path.is_file() and not resume:
             raise FileExistsError(f"{folder} already holds a trajectory run: pass resume=True (--resume) to "
                                   "continue it, or choose another folder (--out)")
         if resume and meta_path.is_file():
-            old = Protocol.from_dict(json.loads(meta_path.read_text())["protocol"])
+            old_meta = json.loads(meta_path.read_text())
+            old = Protocol.from_dict(old_meta["protocol"])
             if old != p:
                 diffs = [k for k, v in p.as_dict().items() if old.as_dict().get(k) != v]
                 raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
                                  "same settings, or use another folder")
+        stored_partition = _resume_partition(folder, p, resume, processes, old_meta)
         folder.mkdir(parents=True, exist_ok=True)
     elif resume:
         raise ValueError("resume=True needs out=<the run's folder>")
@@ -410,11 +682,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
                             "status": "running", "command": command}
     pre_path = folder / "pretrained.pt" if folder is not None else None
     if pre_path is not None and pre_path.is_file():
-        pre = torch.load(pre_path, map_location="cpu", weights_only=True)
-        if abs(pre["fingerprint"] - data_info["fingerprint"]) > 1e-6 * abs(data_info["fingerprint"]):
-            raise ValueError(f"{pre_path} was made from other data: use another folder")
-        pre = json.loads(pre["json"]) | {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
-                                         "noise": pre["noise"]}
+        pre = _load_pretrained(pre_path, data_info)
     else:
         t0 = time.perf_counter()
         need_bn = any(c != "nobn" for c in p.controls)
@@ -452,49 +720,76 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
                 f"chains {[i for i, z in enumerate(r['reached_zero']) if not z]} did not reach zero training error "
                 f"in {p.pretrain_max_epochs} epochs (best errors {r['error']}); raise pretrain_max_epochs")
 
-    engines = {}
-    for c in p.controls:
-        bn = c != "nobn"
-        lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
-        kw = dict(seeds=_chain_seeds(p, c), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay,
-                  batch_size=p.batch_size, replacement=p.replacement, device=dev)
-        sigma = [0.0] * p.n_chains(c)
-        if c == "momentum0":
-            kw["momentum"] = 0.0
-        if c == "langevin":
-            sigma = ch.matched_noise_std(noise[c]["trace"], lay.d).tolist()
-            kw.update(full_batch=True, noise_std=sigma)
-        # chain i of every group starts from pre-trained network i: the groups are paired
-        engines[c] = ch.ChainEngine(X, y, pre["theta_bn" if bn else "theta_nobn"][:p.n_chains(c)], lay, **kw)
-        meta["controls"][c] = {"description": CONTROLS[c], "d": lay.d, "batchnorm": bn,
-                               "momentum": kw["momentum"], "full_batch": c == "langevin", "noise_std": sigma,
-                               "noise_trace_start": noise[c]["trace"], "noise_bias_sq_start": noise[c]["bias_sq"],
-                               "full_grad_sq_start": noise[c]["full_grad_sq"], "seeds": kw["seeds"],
-                               "steps_per_epoch": engines[c].steps_per_epoch}
+    engines, meta["controls"] = _make_engines(p, X, y, pre, noise, dev, p.controls)
     meta["init_seeds"] = _init_seeds(p, max(_n_init(p, True), _n_init(p, False)))
+    if processes == 1:
+        partition, ckpt_files = [list(p.controls)], [ch.CHECKPOINT_FILE] if folder is not None else []
+        _log(f"recording {', '.join(p.controls)} in this process", verbose)
+    else:
+        if stored_partition is not None:
+            partition = stored_partition
+            how = "reused from meta.json: the run being resumed"
+            if "processes_probe_seconds_per_epoch" in old_meta:
+                meta["processes_probe_seconds_per_epoch"] = old_meta["processes_probe_seconds_per_epoch"]
+        else:
+            probe_s = _probe_seconds(p, X, y, pre, noise, dev)
+            partition = _partition(probe_s, p.controls, processes)
+            meta["processes_probe_seconds_per_epoch"] = probe_s
+            how = "balanced by a timing probe: " + ", ".join(f"{g} {s * 1e3:.1f}" for g, s in probe_s.items()) + \
+                  " ms/epoch"
+        ckpt_files = [_checkpoint_name(b) for b in partition]
+        _log(f"recording in {len(partition)} processes: {' | '.join(', '.join(b) for b in partition)} ({how})",
+             verbose)
+    meta["processes"], meta["checkpoint_files"] = partition, ckpt_files
     if folder is not None:
         files.write_json(meta_path, meta)
 
     t0 = time.perf_counter()
+    per_process = None
     try:
-        records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
-                                (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
-                                progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
-                                workers=workers)
+        if processes == 1:
+            records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
+                                    (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
+                                    progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
+                                    workers=workers)
+        else:
+            if progress is None:
+                from ..config import current
+
+                progress = current().show_progress
+            results = _record_in_processes(p, folder, partition, resume=resume, progress=progress, dev=dev,
+                                           data_root=data_root, fingerprint=data_info["fingerprint"],
+                                           stop_after=stop_after, checkpoint_every=checkpoint_every,
+                                           workers=workers, num_threads=num_threads or 1)
     except ch.TrajectoryDiverged as err:
         if folder is not None:
             meta.update(status="diverged", error=str(err), epochs_done=err.checkpoint_epoch)
             files.write_json(meta_path, meta)
         raise
     seconds = time.perf_counter() - t0
+    if processes == 1:
+        noise_end = _noise_trace_end(p, engines)
+    else:
+        noise_end, records = {}, {}
+        for res in results:
+            noise_end.update(res["noise_trace_end"])
+        done_by = {c: n for res in results for c, n in res["epochs_done"].items()}
+        start_by = {c: n for res in results for c, n in res["start_epoch"].items()}
+        for c in p.controls:
+            records[c] = ch.open_record(folder / c, epochs_done=done_by[c])
+            records[c].start_epoch = start_by[c]
+        per_process = [{"groups": res["groups"], "seconds": res["seconds"],
+                        "epochs_per_second": (min(res["epochs_done"].values()) - min(res["start_epoch"].values()))
+                        / res["seconds"] if res["seconds"] > 0 else None} for res in results]
     done = min(r.epochs_done for r in records.values())
-    for c, eng in engines.items():
-        nt = eng.noise_trace(p.noise_batches, seed=_seed(p, 5, list(CONTROLS).index(c)))
-        meta["controls"][c]["noise_trace_end"] = nt["trace"].tolist()
+    for c in p.controls:
+        meta["controls"][c]["noise_trace_end"] = noise_end[c]
     meta.update(status="complete" if done == p.epochs else "stopped", epochs_done=done,
                 seconds={"record_phase_this_call": seconds, "total_this_call": time.perf_counter() - t_start,
                          "epochs_per_second": (done - records[p.controls[0]].start_epoch) / seconds
                          if seconds > 0 else None})
+    if per_process is not None:
+        meta["seconds"]["record_phase_per_process"] = per_process
     if folder is not None:
         extra = {"pretrain/theta_bn": pre["theta_bn"].numpy(), "pretrain/theta_nobn": pre["theta_nobn"].numpy()}
         _series_npz(folder / "trajectory.npz", records, extra)
@@ -551,6 +846,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for these small tensors)")
     parser.add_argument("--workers", type=int, default=1,
                         help="threads advancing the groups side by side (default 1; the results do not depend on it)")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="OS processes recording the groups, split by a short timing probe (default: with "
+                             "--resume, as the run was started, reusing its split; else min(2, CPU cores) under "
+                             "the full profile and 1 otherwise); the results do not depend on it")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
                         help="seconds between checkpoints of the long phase (default 60)")
@@ -562,6 +861,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary-out", default=None,
                         help="where --summarize writes summary.npz + meta.json "
                              "(default: artifacts/summaries/trajectory_<the artifact's profile>)")
+
+
+def _default_processes(prof: str, out: Path, resume: bool) -> int:
+    """``--processes`` when not given: with ``--resume``, what the run in ``out`` was started with; else
+    ``min(2, CPU cores)`` under the full profile and 1 otherwise."""
+    meta_path = out / "meta.json"
+    if resume and meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        parts = meta.get("processes")
+        if parts and meta.get("checkpoint_files") != [ch.CHECKPOINT_FILE]:
+            return max(2, len(parts))
+        if parts or any(out.glob(ch.CHECKPOINT_FILE)):
+            return 1
+    return min(2, os.cpu_count() or 1) if prof == "full" else 1
 
 
 def main(args: argparse.Namespace) -> int:
@@ -592,13 +908,16 @@ def main(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("artifacts") / f"trajectory_{prof}"
+    processes = getattr(args, "processes", None)
+    if processes is None:
+        processes = _default_processes(prof, out, args.resume)
     print(f"trajectory: profile {prof}, {p.epochs} epochs; chains: "
           f"{', '.join(f'{g} ×{p.n_chains(g)}' for g in p.controls)}; "
-          f"-> {out}", flush=True)
+          f"{processes} process{'es' if processes != 1 else ''}; -> {out}", flush=True)
     try:
         res = run(p, out=out, resume=args.resume, progress=args.progress, device=args.device,
                   num_threads=args.threads, data_root=args.data_root, checkpoint_every=args.checkpoint_every,
-                  workers=args.workers,
+                  workers=args.workers, processes=processes, verbose=True,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["trajectory"]))
     except ch.TrajectoryDiverged as err:
         print(f"error: {err}", file=sys.stderr)
