@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,23 @@ def test_some_page_has_a_widget(built_html):
             "vacuously; the chapters that call vdlib.widgets.panel should embed one (did their cells run?)",
             pytrace=False,
         )
+
+
+def test_markdown_result_tables_render_as_tables(built_html):
+    """Chapters display result tables as Markdown outputs; rendered as CommonMark they would show as
+    raw ``| a | b |`` text. Every page must be free of raw separator rows, and the pages that
+    display tables must contain HTML tables."""
+    raw_row = re.compile(r"\|\s*(?:-{3,}|—)\s*\|")
+    with_tables = []
+    for entry in ENTRIES:
+        page = page_file(built_html, entry)
+        if not page.exists():
+            continue
+        text = page.read_text()
+        assert not raw_row.search(text), f"{page} shows a Markdown table as raw text (nb_render_markdown_format)"
+        if "<table" in text:
+            with_tables.append(entry)
+    assert with_tables, "no page has a rendered table, so the check above could pass vacuously"
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
