@@ -496,6 +496,12 @@ def _partition(costs: dict[str, float], order, processes: int) -> list[list[str]
     return sorted(bins, key=lambda b: order.index(b[0]))
 
 
+def _recorded_in_processes(meta: dict[str, Any] | None) -> bool:
+    """Whether the run described by ``meta`` (meta.json) was recorded by several processes."""
+    meta = meta or {}
+    return meta.get("processes") is not None and meta.get("checkpoint_files") != [ch.CHECKPOINT_FILE]
+
+
 def _resume_partition(folder: Path | None, p: Protocol, resume: bool, processes: int,
                       old_meta: dict[str, Any] | None) -> list[list[str]] | None:
     """Check the folder's checkpoint files against the kind of run asked for; return the partition stored
@@ -504,7 +510,7 @@ def _resume_partition(folder: Path | None, p: Protocol, resume: bool, processes:
         return None
     found = sorted(f.name for f in folder.glob("checkpoint*.pt")) if folder.is_dir() else []
     old_parts = (old_meta or {}).get("processes")
-    old_multi = old_parts is not None and (old_meta or {}).get("checkpoint_files") != [ch.CHECKPOINT_FILE]
+    old_multi = _recorded_in_processes(old_meta)
     stored = None
     if old_multi:
         flat = [g for b in old_parts for g in b]
@@ -873,7 +879,7 @@ def _default_processes(prof: str, out: Path, resume: bool) -> int:
         except (OSError, ValueError):
             meta = {}
         parts = meta.get("processes")
-        if parts and meta.get("checkpoint_files") != [ch.CHECKPOINT_FILE]:
+        if _recorded_in_processes(meta):
             return max(2, len(parts))
         if parts or any(out.glob(ch.CHECKPOINT_FILE)):
             return 1
