@@ -152,6 +152,20 @@ def test_markdown_result_tables_render_as_tables(built_html):
     assert with_tables, "no page has a rendered table, so the check above could pass vacuously"
 
 
+def test_pages_show_no_python_warnings(built_html):
+    """A warning printed by a cell (e.g. matplotlib's "The figure layout has changed to tight" when
+    tight_layout() meets the book's constrained layout) is noise in front of a reader."""
+    warning = re.compile(r"\b[A-Z]\w*Warning: [^<]{0,80}")
+    shown = {}
+    for entry in ENTRIES:
+        page = page_file(built_html, entry)
+        if page.exists():
+            found = warning.findall(page.read_text())
+            if found:
+                shown[entry] = sorted(set(found))
+    assert not shown, f"pages print Python warnings: {shown}"
+
+
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_page_in_chromium(entry, built_html, browser, screenshots):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout

@@ -397,6 +397,15 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     assert ck["epoch"] == err.checkpoint_epoch
     assert torch.isfinite(ck["engines"]["g"]["theta"]).all()
 
+    # no checkpoint written before the divergence (a long interval): the message must not claim one;
+    # with weight decay on the diverged chain, the message names it too
+    eng = ch.ChainEngine(X, y, ch.init_weights(lay, [0, 1]), lay, seeds=[0, 1], lr=[0.01, 30.0], momentum=0.9,
+                         weight_decay=[0.0, 1e-4], batch_size=64)
+    with pytest.raises(ch.TrajectoryDiverged, match=r"No checkpoint was written yet.*or the weight decay \(\[0.0001\]\)") \
+            as info:
+        ch.run_chains({"g": eng}, 200, folder=tmp_path / "late", progress=False, checkpoint_every=1e9)
+    assert info.value.checkpoint_epoch is None and not (tmp_path / "late" / ch.CHECKPOINT_FILE).exists()
+
 
 # ------------------------------------------------------------------------------------------------
 # bad input

@@ -978,12 +978,15 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
         bad = ~(torch.isfinite(ev["loss"]) & torch.isfinite(eng.theta).all(1))
         if bool(bad.any()):
             chains = torch.nonzero(bad).view(-1).tolist()
-            last = int(state_epoch[0]) if folder is not None else None
+            last = int(state_epoch[0]) if folder is not None and ckpt_path.is_file() else None
             kept = (f"The last good checkpoint ({ckpt_path}, epoch {last}) is kept." if last is not None
+                    else "No checkpoint was written yet." if folder is not None
                     else "Nothing was checkpointed (pass folder= to keep one).")
+            decay = [eng.weight_decay[c] for c in chains]
+            also = f", or the weight decay ({decay})" if any(w > 0 for w in decay) else ""
             raise TrajectoryDiverged(
                 f"group {name!r} diverged at epoch {t}: chains {chains} (lr {[eng.lr[c] for c in chains]}) have "
-                f"NaN/inf loss or weights. {kept} Lower the learning rate (e.g. lr={min(eng.lr) / 10:g}) "
+                f"NaN/inf loss or weights. {kept} Lower the learning rate (e.g. lr={min(eng.lr) / 10:g}){also} "
                 "and start a fresh run.", epoch=t, group=name, chains=chains, checkpoint_epoch=last)
         rec.weights[:, t] = eng.theta.detach().cpu().float().numpy()
         rec.loss[:, t] = ev["loss"].double().cpu().numpy()
