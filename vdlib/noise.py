@@ -612,9 +612,10 @@ def _accumulate(src, max_bytes, gemm_dtype):
         if C is None:
             d = chunk.shape[1]
             _check_rows(None, d)
-            need = route_memory("dxd", src.n or 0, d, gemm_dtype=gemm_dtype)
-            if need > budget:
-                raise SpectrumMemoryError(_dxd_refusal(d, src.n, need, budget))
+            if src.d is None:  # a plain iterable of chunks: d is known only now
+                need = route_memory("dxd", src.n or 0, d, gemm_dtype=gemm_dtype)
+                if need > budget:
+                    raise SpectrumMemoryError(_dxd_refusal(d, src.n, need, budget))
             C = _zeros((d, d), np.float64)
             tmp = _zeros((d, d), np.float32) if single else None
             m = np.zeros(d, dtype=np.float64)
