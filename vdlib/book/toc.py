@@ -1,6 +1,6 @@
 """Consistency checks of the book's structure: the table of contents against chapters/.
 
-``python -m vdlib.book`` runs :func:`check_toc` and exits non-zero with the problems found.
+``python -m vdlib.book.toc`` runs :func:`check_toc` and exits non-zero with the problems found.
 
 Used in: tests/test_book_structure.py.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class TocError(ValueError):
