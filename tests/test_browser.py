@@ -211,3 +211,19 @@ def test_page_in_chromium(entry, built_html, browser, screenshots):
         problems += widget_problems(info, static_url)
     if problems:
         pytest.fail(f"{entry} ({path}):\n  - " + "\n  - ".join(problems), pytrace=False)
+
+
+def test_every_chapter_is_offered_as_a_notebook(built_html):
+    """Each executable page links a clean .ipynb (written at build time) from its download menu."""
+    import nbformat
+
+    notebooks = [e for e in ENTRIES if e.startswith("chapters/")]
+    assert notebooks
+    for entry in notebooks:
+        ipynb = built_html / "_sources" / f"{entry}.ipynb"
+        assert ipynb.is_file(), f"{entry}: no downloadable notebook at {ipynb}"
+        nb = nbformat.read(ipynb, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{ipynb} carries outputs"
+        page = (built_html / f"{entry}.html").read_text()
+        assert f"_sources/{entry}.ipynb" in page and "download-notebook-button" in page, f"{entry}: no download link"
+        assert "mybinder.org/v2" not in page, f"{entry}: launch buttons shown without a repository URL"
