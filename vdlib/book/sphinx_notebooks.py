@@ -26,7 +26,7 @@ TAKE_AWAY_NOTE = (
     "*This notebook is a chapter of the book \"SGD performs variational inference: an executable "
     "companion\", converted from `{source}`. It needs the book's library `vdlib`: install it with "
     "`pip install vdlib` from the book's repository (`pip install .` in a checkout, or the wheel "
-    "`python -m build` makes), which brings the bundled data and the committed results the "
+    "`pip wheel --no-deps .` makes), which brings the bundled data and the committed results the "
     "chapters load.*"
 )
 
