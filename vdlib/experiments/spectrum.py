@@ -3,9 +3,14 @@
 The protocol (paper notes §6.1–6.4, §8.1 "R8 in detail"), with every choice in :class:`Protocol`:
 
 1. **Data.** small-lenet sees 28×28 images, small-fc the same images down-sampled to 7×7 (Pillow-style
-   bilinear, as the authors' loader), pixels in [0, 1]. MNIST when a local copy exists (``data_root`` or
-   ``$VDLIB_DATA``), else **Fashion-MNIST** (the only real 28×28 set available offline here);
-   ``meta.json`` records which and from where, and every summary line carries the dataset's name. The
+   bilinear, as the authors' loader), pixels in [0, 1]. Which set stands in for the paper's MNIST is
+   :func:`vdlib.data.mnist_choice`'s decision: MNIST when a local copy exists (``data_root`` or
+   ``$VDLIB_DATA``), else **Fashion-MNIST** (e.g. Debian's package), else the 10,000 MNIST digits
+   bundled with vdlib (``"mnist-10k"``, 8,000 for training). The ``full`` profile refuses the bundled
+   digits unless they are asked for by name (``dataset="mnist-10k"``, ``--dataset mnist-10k``): 8,000
+   images are not the paper's 60,000. ``meta.json`` records which data and from where (and the sizes
+   actually used when a profile asks for more images than the split holds), and every summary line
+   carries the dataset's name. The
    small-allcnn runs (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.data`); without a local copy
    they are *skipped* with a message saying how to provide it, never replaced by other data.
 2. **Training.** :func:`vdlib.train.train` with the paper's recipe (:data:`vdlib.train.RECIPES`:
@@ -23,9 +28,12 @@ The protocol (paper notes §6.1–6.4, §8.1 "R8 in detail"), with every choice 
 5. **Augmentation (Fig. 2c).** ``small-allcnn-cifar10-augment`` reuses the network trained without
    augmentation and applies a random flip + pad-4 crop to every sample while D is computed.
 
-Artifact (``out`` folder): ``meta.json`` (protocol, seed, versions, device, data sources, timings, per
-run and snapshot the summary numbers) and ``<run>/snapshot_EEEE.npz`` (eigenvalues, float64,
-descending, compressed) plus ``<run>/rank_vs_n.npz``. No per-sample gradients and no d×d matrices.
+Artifact (``out`` folder, default ``artifacts/spectrum/<profile>``): ``meta.json`` (protocol, seed,
+versions, device, data sources, timings, per run and snapshot the summary numbers) and
+``<run>/snapshot_EEEE.npz`` (eigenvalues, float64, descending, compressed) plus ``<run>/rank_vs_n.npz``.
+No per-sample gradients and no d×d matrices. The full-profile result the book shows is committed as
+package data (``vdlib/results/spectrum/full``); the chapters find it, or a run of your own in
+``artifacts/spectrum/full``, with :func:`vdlib.results.committed_result`.
 
 Command line::
 
@@ -34,7 +42,7 @@ Command line::
 Python::
 
     res = vdlib.experiments.spectrum.run(profile="ci")          # in memory, seconds
-    res = vdlib.experiments.spectrum.load("artifacts/spectrum/full")
+    res = vdlib.experiments.spectrum.load(vdlib.results.committed_result("spectrum/full").path)
     res.summary_rows()                                           # ranks, mean ± sd per run and snapshot
 
 Used in: chapter 10 (the gradient-noise spectrum, Figs. 1–2, Remarks 13–15).
@@ -60,7 +68,7 @@ import numpy as np
 
 from .. import checks, files
 
-__all__ = ["RUNS", "PAPER", "Protocol", "protocol", "SpectrumResult", "Snapshot", "load_data", "snapshot_epochs",
+__all__ = ["RUNS", "PAPER", "DATASETS", "refuse_bundled_at_full_scale", "Protocol", "protocol", "SpectrumResult", "Snapshot", "load_data", "snapshot_epochs",
            "lr_schedule", "paper_statistics", "temperature", "run", "load", "default_out", "add_arguments",
            "main", "ARTIFACT_FORMAT", "DataUnavailable"]
 
@@ -88,6 +96,9 @@ PAPER: dict[str, dict[str, Any]] = {
 }
 
 SNAPSHOT_FRACTIONS = (0.2, 0.4, 1.0)
+
+#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.data.mnist_choice`) or a set asked for by name.
+DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-10k")
 
 
 class DataUnavailable(RuntimeError):
@@ -135,9 +146,9 @@ class Protocol:
         unknown = [r for r in self.runs if r not in RUNS]
         if unknown or not self.runs:
             raise ValueError(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
-        if self.dataset not in ("auto", "mnist", "fashion-mnist"):
-            raise ValueError(f"dataset must be 'auto', 'mnist' or 'fashion-mnist' (for the MNIST nets), got "
-                             f"{self.dataset!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(repr(d) for d in DATASETS)} (for the MNIST nets), "
+                             f"got {self.dataset!r}")
         for name in ("n_train", "n_spectrum", "epochs"):
             v = getattr(self, name)
             if v is not None:
@@ -233,7 +244,8 @@ def load_data(run_name: str, p: Protocol, root=None):
     spec = RUNS[run_name]
     note = ""
     if spec["data"] == "mnist":
-        name, note = D.mnist_or_fashion(p.dataset, root)
+        name, why = D.mnist_choice(p.dataset, root)
+        note = "" if name == "mnist" else why
         ds = D.load(name, root)
         X, Y = D.to_tensors(ds, "train", normalise="unit")
         Xt, Yt = D.to_tensors(ds, "test", normalise="unit")
@@ -261,8 +273,17 @@ def load_data(run_name: str, p: Protocol, root=None):
     if p.n_train is not None and p.n_train < len(Y):
         perm = torch.from_numpy(np.random.default_rng(p.seed).permutation(len(Y))[:p.n_train])
         X, Y = X[perm].contiguous(), Y[perm].contiguous()
+    short = []  # sizes asked for that the data cannot give: use what exists, and say so
+    if p.n_train is not None and p.n_train > len(Y):
+        short.append(f"n_train={p.n_train:,} was asked for but the {ds.title} training split holds {len(Y):,} "
+                     f"images: all {len(Y):,} are used")
+    if p.n_spectrum is not None and p.n_spectrum > len(Y):
+        short.append(f"n_spectrum={p.n_spectrum:,} was asked for: D is formed from all {len(Y):,} training images")
+    if short:
+        note = "; ".join(filter(None, [note, *short]))
     info = {"dataset": name, "title": ds.title if hasattr(ds, "title") else name, "source": ds.source,
             "note": note, "n_classes": n_classes, "N": int(len(Y)), "n_test": int(len(Yt)),
+            "n_train_requested": p.n_train, "n_spectrum_used": int(min(len(Y), p.n_spectrum or len(Y))),
             "fingerprint": float(X.double().sum()) + 1e-3 * float((X.double() ** 2).sum())}
     return X, Y, Xt, Yt, info
 
@@ -345,8 +366,8 @@ class SpectrumResult:
     def dataset_label(self, run: str) -> str:
         """The dataset a run really used, e.g. ``"Fashion-MNIST"`` (never the paper's name when it differs)."""
         info = self.meta.get("data", {}).get(run, {})
-        return {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
-                "cifar100": "CIFAR-100"}.get(info.get("dataset"), str(info.get("dataset", "?")))
+        return {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "mnist-10k": "MNIST-10k (bundled)",
+                "cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(info.get("dataset"), str(info.get("dataset", "?")))
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """One dict per run and snapshot: epoch, fraction, N, d, rank (paper threshold) and its %, the
@@ -424,7 +445,8 @@ def _write_snapshot(path: Path, s: Snapshot) -> None:
 
 
 def default_out(profile: str) -> Path:
-    """``artifacts/spectrum/<profile>`` (relative to the current folder)."""
+    """``artifacts/spectrum/<profile>`` (relative to the current folder; the chapters look there first, then
+    at the committed copy shipped with vdlib: :func:`vdlib.results.committed_result`)."""
     return Path("artifacts") / "spectrum" / profile
 
 
@@ -434,6 +456,26 @@ def default_out(profile: str) -> Path:
 def _log(msg: str, verbose: bool) -> None:
     if verbose:
         print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def refuse_bundled_at_full_scale(profile: str, dataset: str, data_root, command: str) -> None:
+    """Raise :class:`vdlib.data.DataNotFoundError` when a ``full``-profile run would fall back to the bundled
+    10,000 digits without being asked to (``dataset="auto"`` and neither MNIST nor Fashion-MNIST found)."""
+    from .. import data as D
+
+    if profile != "full" or dataset != "auto":
+        return
+    name, _ = D.mnist_choice("auto", data_root)
+    if name != D.BUNDLED:
+        return
+    tried = "; ".join(dict.fromkeys(D.search_paths("mnist", data_root) + D.search_paths("fashion-mnist", data_root)))
+    raise D.DataNotFoundError(
+        "the full profile reproduces the paper at full scale, but neither MNIST nor Fashion-MNIST was found, only "
+        "the 10,000 MNIST digits bundled with vdlib, whose 8,000 training images are not the paper's 60,000: "
+        f"nothing was run (searched: {tried}). Provide the data: MNIST (--data-root DIR or $VDLIB_DATA with the "
+        "four IDX files, or vdlib.data.fetch('mnist')) or Fashion-MNIST (sudo apt-get install dataset-fashion-mnist); "
+        f"or run on the bundled digits on purpose: python -m vdlib.experiments {command} --profile full "
+        "--dataset mnist-10k (recorded as such in meta.json)")
 
 
 def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work=None, resume: bool = False,
@@ -462,12 +504,16 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         Print one timestamped line per step (the command line does).
 
     Runs whose data are not available (CIFAR) are skipped and listed in ``meta["skipped"]`` with the reason.
+    Under the ``full`` profile with ``dataset="auto"``, a machine that has neither MNIST nor Fashion-MNIST
+    (only the bundled 10,000 digits) raises :class:`vdlib.data.DataNotFoundError` before anything runs.
     """
     from ..config import select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.spectrum.protocol(...))")
+    if any(RUNS[r]["data"] == "mnist" for r in p.runs):
+        refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "spectrum")
     dev = select_device(device)
     if num_threads is not None:
         num_threads = checks.integer(num_threads, "num_threads")
@@ -532,6 +578,8 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
             save_meta()
             continue
         meta["data"][run_name] = info
+        _log(f"{run_name}: {info['N']} training images of {info['dataset']} from {info['source']}"
+             + (f"; note: {info['note']}" if info["note"] else ""), verbose)
         epochs = p.epochs or _recipe_epochs(run_name)
         snaps = snapshot_epochs(epochs, p.snapshot_fractions)
         train_as = spec.get("trained_as", run_name)
@@ -657,7 +705,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sizes from vdlib.config.SIZES (default: $VDLIB_PROFILE, else book)")
     parser.add_argument("--runs", default=None,
                         help=f"comma-separated runs from {','.join(RUNS)} (default: small-fc,small-lenet)")
-    parser.add_argument("--out", default=None, help="artifact folder (default: artifacts/spectrum/<profile>)")
+    parser.add_argument("--out", default=None,
+                        help="artifact folder (default: artifacts/spectrum/<profile>; the chapters use "
+                             "artifacts/spectrum/full when present, else the result committed with vdlib)")
     parser.add_argument("--work", default=None,
                         help="folder for training checkpoints (default: <out>_work)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (finished pieces are kept)")
@@ -666,7 +716,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
     parser.add_argument("--route", choices=("auto", "dxd", "gram"), default=None)
     parser.add_argument("--gemm-dtype", choices=("float64", "float32"), default=None)
-    parser.add_argument("--dataset", choices=("auto", "mnist", "fashion-mnist"), default=None)
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="data of the MNIST nets (default auto: MNIST, else Fashion-MNIST, else the 10,000 "
+                             "digits bundled with vdlib; the full profile uses those only when named: mnist-10k)")
     parser.add_argument("--data-root", default=None, help="folder with MNIST / CIFAR files (else $VDLIB_DATA)")
     parser.add_argument("--seed", type=int, default=None, help="seed (42, the paper's)")
     parser.add_argument("--threads", type=int, default=None,
@@ -678,6 +730,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..config import profile_name
+    from ..data import DataError
 
     prof = profile_name(args.profile)
     runs = tuple(r.strip() for r in args.runs.split(",") if r.strip()) if args.runs else None
@@ -694,7 +747,7 @@ def main(args: argparse.Namespace) -> int:
         res = run(p, out=out, work=work, resume=args.resume, progress=args.progress, device=args.device,
                   num_threads=args.threads, data_root=args.data_root, verbose=True,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["spectrum"]))
-    except (FileExistsError, ValueError) as err:
+    except (FileExistsError, ValueError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(res.summary())

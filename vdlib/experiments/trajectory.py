@@ -3,8 +3,12 @@
 The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`Protocol`:
 
 1. **Data.** 4 classes × 512 training images, down-sampled to 7×7 (the authors' run at commit
-   ``e05ed9c``: ``nc=4``, N = 2,048). MNIST when a local copy exists, else Fashion-MNIST (the only
-   real 28×28 set available offline here); ``meta.json`` records which and from where. Pixels are
+   ``e05ed9c``: ``nc=4``, N = 2,048). Which set stands in for the paper's MNIST is
+   :func:`vdlib.data.mnist_choice`'s decision: MNIST when a local copy exists, else Fashion-MNIST
+   (e.g. Debian's package), else the 10,000 MNIST digits bundled with vdlib (``"mnist-10k"``; its
+   8,000-image training split has 690–902 images per class). The ``full`` profile refuses the
+   bundled digits unless they are asked for by name (``--dataset mnist-10k``); ``meta.json`` records
+   which data were used and from where. Pixels are
    scaled to [0, 1]; the 7×7 images use Pillow-style bilinear shrinking, as the authors' loader did
    (:func:`vdlib.data.downsample`).
 2. **Pre-training to zero training error.** Each chain's network is trained with SGD (momentum 0.9,
@@ -61,9 +65,14 @@ Command line::
 Python::
 
     res = vdlib.experiments.trajectory.run(profile="ci")      # in memory, seconds
-    res = vdlib.experiments.trajectory.load("artifacts/trajectory_full")
+    res = vdlib.experiments.trajectory.load("artifacts/trajectory_full")   # a run of your own (2.5 GB)
     X = res.records["sgd"].trajectory(chain=0, start=res.protocol.burn_in)   # T×d, feeds vdlib.trajectory
     s = vdlib.experiments.trajectory.summarize(res)       # the chapters' statistics (a few MB), see summarize
+    s = vdlib.experiments.trajectory.load_summary(vdlib.results.committed_result("summaries/trajectory_full").path)
+
+The summary of the full-profile run the book shows is committed as package data
+(``vdlib/results/summaries/trajectory_full``); :func:`vdlib.results.committed_result` finds it, or a
+summary of your own in ``artifacts/summaries/trajectory_full`` (``--summarize``'s default output).
 
 Used in: Part IV-b chapters (Fig. 3 and its controls).
 """
@@ -87,7 +96,7 @@ import torch
 from .. import chains as ch
 from .. import checks, files
 
-__all__ = ["CONTROLS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
+__all__ = ["CONTROLS", "DATASETS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
            "add_arguments", "main", "ARTIFACT_FORMAT", "summarize", "load_summary", "TrajectorySummary",
            "SUMMARY_FORMAT", "PLANES"]
 
@@ -100,6 +109,10 @@ CONTROLS: dict[str, str] = {
     "langevin": "control (b): full-batch gradient + isotropic Gaussian noise of matched trace (reversible)",
     "nobn": "control (c): no BatchNorm",
 }
+
+
+#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.data.mnist_choice`) or a set asked for by name.
+DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-10k")
 
 
 @dataclass(frozen=True)
@@ -151,8 +164,8 @@ class Protocol:
         unknown = [c for c in self.controls if c not in CONTROLS]
         if unknown or not self.controls or len(set(self.controls)) != len(self.controls):
             raise ValueError(f"controls must be distinct names from {', '.join(CONTROLS)}, got {list(self.controls)}")
-        if self.dataset not in ("auto", "mnist", "fashion-mnist"):
-            raise ValueError(f"dataset must be 'auto', 'mnist' or 'fashion-mnist', got {self.dataset!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(repr(d) for d in DATASETS)}, got {self.dataset!r}")
         ch.layout(self.model, len(self.classes))  # validates the model name
 
     def n_chains(self, group: str) -> int:
@@ -211,7 +224,8 @@ def load_data(p: Protocol, root=None):
     with the dataset name, source, note and a fingerprint."""
     from .. import data as D
 
-    name, note = D.mnist_or_fashion(p.dataset, root)
+    name, why = D.mnist_choice(p.dataset, root)
+    note = "" if name == "mnist" else why
     ds = D.load(name, root)
     x, y = ds.split("train")
     xs, ys = D.class_subset(x, y, p.classes, per_class=p.per_class, seed=p.data_seed)
@@ -407,6 +421,9 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.trajectory.protocol(...))")
+    from .spectrum import refuse_bundled_at_full_scale
+
+    refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "trajectory")
     processes = checks.integer(processes, "processes")
     if processes > 1 and out is None:
         raise ValueError(f"processes={processes} needs out=<folder>: the recording processes share the run through "
@@ -683,6 +700,8 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
         raise ValueError("resume=True needs out=<the run's folder>")
 
     X, y, data_info = load_data(p, data_root)
+    _log(f"data: {data_info['N']} images of {data_info['dataset']} (classes {data_info['class_names']}) from "
+         f"{data_info['source']}" + (f"; note: {data_info['note']}" if data_info["note"] else ""), verbose)
     meta: dict[str, Any] = {"format": ARTIFACT_FORMAT, "protocol": p.as_dict(), "data": data_info,
                             "versions": _versions(), "device": _device_info(dev), "controls": {},
                             "status": "running", "command": command}
@@ -836,7 +855,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controls", default=None,
                         help=f"comma-separated groups from {','.join(CONTROLS)} (default: all)")
     parser.add_argument("--model", choices=("tiny-fc", "small-fc"), default=None)
-    parser.add_argument("--dataset", choices=("auto", "mnist", "fashion-mnist"), default=None)
+    parser.add_argument("--dataset", choices=DATASETS, default=None,
+                        help="default auto: MNIST, else Fashion-MNIST, else the 10,000 digits bundled with vdlib "
+                             "(the full profile uses those only when named: mnist-10k)")
     parser.add_argument("--classes", default=None, help="comma-separated class labels (default 0,1,2,3)")
     parser.add_argument("--per-class", type=int, default=None, help="training images per class (profile default)")
     parser.add_argument("--data-root", default=None, help="folder with MNIST / Fashion-MNIST files")
@@ -863,7 +884,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="progress bar (default: on under the full profile)")
     parser.add_argument("--summarize", metavar="FOLDER", default=None,
                         help="do not run: reduce the artifact in FOLDER to the chapters' statistics "
-                             "(written to --summary-out)")
+                             "(written to --summary-out; the chapters use artifacts/summaries/trajectory_full "
+                             "when present, else the summary committed with vdlib)")
     parser.add_argument("--summary-out", default=None,
                         help="where --summarize writes summary.npz + meta.json "
                              "(default: artifacts/summaries/trajectory_<the artifact's profile>)")
@@ -887,6 +909,7 @@ def _default_processes(prof: str, out: Path, resume: bool) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
+    from .. import data as D
     from ..config import profile_name
 
     if getattr(args, "summarize", None):
@@ -928,7 +951,7 @@ def main(args: argparse.Namespace) -> int:
     except ch.TrajectoryDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except (FileExistsError, ValueError) as err:
+    except (FileExistsError, ValueError, D.DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(res.summary())
