@@ -24,7 +24,7 @@ its own permutation of the ``N`` examples and cuts it into ``ceil(N / b)`` batch
 smaller when ``b`` does not divide ``N``). ``replacement=True``: every step draws ``b`` i.i.d.
 uniform indices, ``ceil(N / b)`` steps per epoch.
 
-**Full-batch mode and the matched isotropic noise (control (b) of the paper notes, R9).** With
+**Full-batch mode and the matched isotropic noise (control (b) of chapter 11, reversible).** With
 ``full_batch=True`` every step uses the full-batch gradient ∇f(θ) (training mode: BatchNorm with the
 statistics of all ``N`` examples) and adds isotropic Gaussian noise to it,
 

@@ -36,7 +36,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # chapter 01: mini-batch gradient noise
     "minibatch_mc_draws": {"ci": 20_000, "book": 200_000, "full": 2_000_000},
     "linreg_population_samples": {"ci": 20_000, "book": 200_000, "full": 2_000_000},
-    # chapter 02: SGD as an SDE (R1)
+    # chapter 02: SGD as an SDE (stationary covariance of SGD against the OU / Lyapunov prediction)
     "sgd_chains": {"ci": 1_000, "book": 4_000, "full": 20_000},
     "sgd_steps": {"ci": 3_000, "book": 6_000, "full": 20_000},
     "widget_chains": {"ci": 200, "book": 500, "full": 2_000},
@@ -45,7 +45,7 @@ SIZES: dict[str, dict[str, Any]] = {
     # chapter 04: the potential and the force (1-D grid for the FP solver and the closed form)
     "potential_grid_1d": {"ci": 801, "book": 2_001, "full": 8_001},
     "potential_grid_2d": {"ci": 141, "book": 201, "full": 301},
-    # chapter 06: Wasserstein gradient flow and JKO (R12)
+    # chapter 06: Wasserstein gradient flow and JKO (Corollary 8)
     "jko_particles": {"ci": 200, "book": 600, "full": 2_000},
     "jko_n_tau": {"ci": 4, "book": 6, "full": 7},
     "jko_fp_grid": {"ci": 800, "book": 1_600, "full": 3_200},
@@ -54,10 +54,10 @@ SIZES: dict[str, dict[str, Any]] = {
     # chapter 03: the Fokker-Planck equation (SDE ensemble vs grid solution)
     "fokker_planck_particles": {"ci": 4_000, "book": 20_000, "full": 200_000},
     "fokker_planck_steps": {"ci": 1_500, "book": 3_000, "full": 10_000},
-    # chapter 05: free energy along the Fokker-Planck flow (R6)
+    # chapter 05: free energy along the Fokker-Planck flow (Theorem 5 on Example 19)
     "free_energy_grid": {"ci": 48, "book": 96, "full": 160},
     "free_energy_steps": {"ci": 400, "book": 800, "full": 2_000},
-    # chapter 09: limit cycles (Example 19, R5): SDE ensemble per λ, noise-free orbit, widget, momentum
+    # chapter 09: limit cycles (Example 19, Fig. 4): SDE ensemble per λ, noise-free orbit, widget, momentum
     "limit_cycles_particles": {"ci": 1_000, "book": 4_000, "full": 20_000},
     "limit_cycles_steps_per_unit": {"ci": 500, "book": 1_000, "full": 1_000},  # dt = 1/this
     "limit_cycles_relax_time": {"ci": 3.0, "book": 4.0, "full": 10.0},
@@ -65,21 +65,22 @@ SIZES: dict[str, dict[str, Any]] = {
     "limit_cycles_orbit_time": {"ci": 400.0, "book": 1_000.0, "full": 40_000.0},
     "limit_cycles_widget_particles": {"ci": 300, "book": 1_000, "full": 4_000},
     "limit_cycles_momentum_particles": {"ci": 1_000, "book": 4_000, "full": 20_000},
-    # chapter 07: the linear case (Lemma 20): R2 SGD chains, R3 OU Euler-Maruyama chains, widget
+    # chapter 07: the linear case (Lemma 20): ou_r2_* the SGD area-rate chains on the linear
+    # regression, ou_r3_* the OU Euler-Maruyama area-rate chains (historical names), widget
     "ou_r2_chains": {"ci": 1_000, "book": 4_000, "full": 4_000},
     "ou_r2_steps": {"ci": 2_000, "book": 6_000, "full": 20_000},
     "ou_r3_chains": {"ci": 500, "book": 1_000, "full": 8_000},
     "ou_r3_steps": {"ci": 2_000, "book": 4_000, "full": 20_000},
     "ou_widget_chains": {"ci": 200, "book": 400, "full": 2_000},
     "ou_widget_steps": {"ci": 1_000, "book": 2_000, "full": 8_000},
-    # chapter 08: critical points move (Theorem 22): FP grids, 1-D (R7) and 2-D SGD / SDE ensembles
+    # chapter 08: critical points move (Theorem 22): FP grids, 1-D and 2-D SGD / SDE ensembles
     "shift_grid_1d": {"ci": 801, "book": 2_001, "full": 8_001},
     "shift_grid_2d": {"ci": 101, "book": 161, "full": 241},
     "shift_chains_1d": {"ci": 1_000, "book": 6_000, "full": 32_000},
     "shift_steps_1d": {"ci": 600, "book": 2_000, "full": 12_000},
     "shift_chains_2d": {"ci": 1_000, "book": 4_000, "full": 16_000},
     "shift_steps_2d": {"ci": 600, "book": 2_000, "full": 12_000},
-    # Part IV-b: long SGD trajectories on tiny-fc (vdlib.chains, vdlib.experiments.trajectory; R9-R11)
+    # Part IV-b: long SGD trajectories on tiny-fc (vdlib.chains, vdlib.experiments.trajectory; Fig. 3)
     "trajectory_epochs": {"ci": 40, "book": 1_000, "full": 100_000},
     "trajectory_burn_in": {"ci": 10, "book": 100, "full": 1_000},
     "trajectory_chains": {"ci": 2, "book": 4, "full": 4},
@@ -87,14 +88,14 @@ SIZES: dict[str, dict[str, Any]] = {
     "trajectory_per_class": {"ci": 64, "book": 512, "full": 512},
     "trajectory_pretrain_epochs": {"ci": 30, "book": 1_000, "full": 3_000},
     "trajectory_noise_batches": {"ci": 16, "book": 64, "full": 256},
-    # Part IV-b, chapter 12 (practical consequences, R11): epochs and chains per (eta, b) setting
+    # Part IV-b, chapter 12 (practical consequences, Remarks 11 and 15): epochs and chains per (eta, b) setting
     "scaling_epochs": {"ci": 30, "book": 400, "full": 2_000},
     "scaling_burn_in": {"ci": 10, "book": 100, "full": 500},
     "scaling_chains": {"ci": 2, "book": 6, "full": 8},
     "scaling_per_class": {"ci": 64, "book": 512, "full": 512},
     # chapter 11 widget: epochs of the short live run
     "trajectory_widget_epochs": {"ci": 30, "book": 150, "full": 150},
-    # Part IV-a: the gradient-noise spectrum of small-lenet / small-fc (vdlib.experiments.spectrum; R8)
+    # Part IV-a: the gradient-noise spectrum of small-lenet / small-fc (vdlib.experiments.spectrum; Figs. 1-2)
     "spectrum_n_train": {"ci": 512, "book": 4_000, "full": None},  # None: all 60,000 training images
     "spectrum_n_spectrum": {"ci": 256, "book": 1_000, "full": None},
     "spectrum_epochs": {"ci": 2, "book": 4, "full": None},  # None: the recipe's 20 epochs

@@ -6,8 +6,8 @@ and its Itô Fokker–Planck equation is
     ∂tρ = −∇·(bρ) + β⁻¹ Σ_ij ∂i∂j(D_ij ρ) = −∇·𝒥,   𝒥 = bρ − β⁻¹∇·(Dρ),
 
 with the matrix divergence taken column-wise, (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Here 𝒥 is the
-*probability current* (the paper's J^ss at stationarity, so that j = 𝒥/ρ^ss); the brief's
-"flux" J = −bρ + β⁻¹∇·(Dρ) is −𝒥.
+*probability current* (the paper's J^ss at stationarity, so that j = 𝒥/ρ^ss); the "flux" of the
+opposite sign convention, J = −bρ + β⁻¹∇·(Dρ) with ∂tρ = ∇·J, is −𝒥.
 
 Discretisation. Cell centres on a uniform grid; ρ_k is the density (cell average) of cell k.
 The walls of the box are no-flux (𝒥·n = 0), so total mass is conserved exactly.

@@ -2,7 +2,7 @@
 
 Chaudhari & Soatto (ICLR 2018, §IV) use deliberately small networks, so that the diffusion
 matrix :math:`D\\in\\mathbb R^{d\\times d}` can be formed and diagonalised. The architectures follow
-the authors' ``code/models.py`` (paper notes §6.1); the counts below are what
+the authors' ``code/models.py``; the counts below are what
 :func:`count_parameters` returns for the modules built here (learnable parameters only; BatchNorm
 running statistics are buffers, not parameters):
 
@@ -141,8 +141,8 @@ class SmallFC(_FC):
     Parameters
     ----------
     num_classes : int
-        Number of output logits (10; the authors' loader may have kept only 2 digits, see the
-        paper notes §6.1 caveat).
+        Number of output logits (10; the authors' loader ``halfmnist(opt, sz=7, nc=2)`` keeps
+        only the digits below ``nc`` = 2 by default, so their run may have used 2 classes).
     hidden : int
         Width of the hidden layer (64).
 

@@ -285,7 +285,7 @@ def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=Non
 # The spectrum of D for real networks (Part IV-a): per-sample gradients, three routes, rank
 # ============================================================================================
 #
-# Convention (paper notes §6.3, the authors' ``compute_sigma.py``): D is the *centred* covariance
+# Convention (Definition 1 of the paper, the authors' ``compute_sigma.py``): D is the *centred* covariance
 # of the per-sample gradients with the population normalisation 1/N,
 #
 #     D = (1/N) Σ_k (g_k − ḡ)(g_k − ḡ)ᵀ,    ḡ = (1/N) Σ_k g_k,
@@ -309,7 +309,7 @@ def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=Non
 #: float32 machine epsilon, the ε of the paper's rank threshold λ_max · d · ε (numpy's matrix_rank).
 EPS_FLOAT32 = float(np.finfo(np.float32).eps)
 
-#: Relative thresholds reported next to the paper's (paper notes §8.1, R8).
+#: Relative thresholds reported next to the paper's in chapter 10 (the headline rank depends on the threshold).
 RELATIVE_RANK_TOLERANCES = (1e-2, 1e-3, 1e-4)
 
 SPECTRUM_ROUTES = ("auto", "dxd", "gram", "lanczos")
@@ -819,7 +819,7 @@ def _lanczos_top(G, k, tol=0.0, seed=0):
 def paper_rank_threshold(lambda_max: float, dim: int) -> float:
     """The paper's threshold λ_max · d · ε_float32 (numpy ``matrix_rank``'s default, ITA footnote 1).
 
-    For d = 13,338 it is ≈1.6e-3 λ_max; for d = 26,982 ≈3.2e-3 λ_max (paper notes §6.3).
+    For d = 13,338 it is ≈1.6e-3 λ_max; for d = 26,982 ≈3.2e-3 λ_max (d · ε_float32).
     """
     dim = checks.integer(dim, "dimension d")
     return float(lambda_max) * dim * EPS_FLOAT32

@@ -155,7 +155,7 @@ def auxiliary_flux(g: General2D | None = None):
 
 @dataclass(frozen=True)
 class ForceIdentities:
-    """Both sides of the identities of §2.4 of the notes (eq. (8), (A3), (A6)).
+    """Both sides of the identities of the paper's eqs. (8), (A3) and (A6) (chapter 04).
 
     * ``j`` = −∇f + D∇Φ − β⁻¹∇·D (eq. 8);
     * ``J_ss`` = bρ − β⁻¹∇·(Dρ) at ρ = e^{−βΦ}, with b = −∇f; identity ``J_ss == j_rho``;

@@ -4,7 +4,7 @@ Convention (as in :mod:`vdlib.fokker_planck`): the SDE is dx = b(x) dt + √(2β
 SGD the drift is b = −∇f. Every function accepts scalars or arrays and broadcasts elementwise.
 
 * ``double_well_1d``: f(x) = (x² − 1)²/4, minima at ±1, a barrier of height 1/4 at 0.
-* ``r7``: the 1-D example of target R7, f(x) = x²/2 with the state-dependent diffusion
+* ``r7_*``: the 1-D example of chapters 04 and 08, f(x) = x²/2 with the state-dependent diffusion
   D(x) = 1 + ½ tanh x (so ½ ≤ D ≤ 3/2); the stationary mode sits at x* = −β⁻¹D′(x*).
 * ``example19``: Example 19 of the paper (β = 1, D = I):
   Φ(x, y) = (x² − 1)²/4 + y²/2, J^ss = e^{−(x² + y²)²/4}(−y, x), j = λ e^{Φ} J^ss and the SGD
@@ -58,10 +58,10 @@ def double_well_1d_grad(x):
 
 
 # --------------------------------------------------------------------------------------------
-# R7: quadratic loss with a state-dependent diffusion
+# r7_*: quadratic loss with a state-dependent diffusion (chapters 04 and 08)
 # --------------------------------------------------------------------------------------------
 def r7_f(x):
-    """The R7 loss f(x) = x²/2.
+    """The loss f(x) = x²/2 of the 1-D example.
 
     Used in: 04_potential_and_force
     """
@@ -70,7 +70,7 @@ def r7_f(x):
 
 
 def r7_grad(x):
-    """f′(x) = x for the R7 loss f(x) = x²/2.
+    """f′(x) = x for the 1-D example's loss f(x) = x²/2.
 
     Used in: 04_potential_and_force
     """
@@ -78,7 +78,7 @@ def r7_grad(x):
 
 
 def r7_D(x):
-    """The R7 diffusion D(x) = 1 + ½ tanh x (positive: ½ < D < 3/2).
+    """The 1-D example's diffusion D(x) = 1 + ½ tanh x (positive: ½ < D < 3/2).
 
     Used in: 04_potential_and_force
     """
@@ -133,7 +133,7 @@ def example19_j(X, Y, lam):
 
     Written as λ exp(Φ − r⁴/4)(−y, x) with r² = x² + y², so it never overflows where e^{Φ}
     alone would: Φ − r⁴/4 = 1/4 − x²(1 + y²)/2 + y²/2 − y⁴/4 ≤ 1/2.
-    Note ∇·j = j·∇Φ ≠ 0: Example 19 violates Assumption 4 (erratum E3 in the notes); only
+    Note ∇·j = j·∇Φ ≠ 0: Example 19 violates Assumption 4 (erratum E4 of the book); only
     ∇·(j e^{−Φ}) = 0 holds.
 
     Used in: 05_variational_inference
@@ -332,7 +332,7 @@ def ch08_D(X, Y, amplitude=CH08_AMPLITUDE, scale=CH08_SCALE):
         D = s [[1 + a tanh x₁,  a tanh x₂], [a tanh x₂,  ½ − a tanh x₁]].
 
     Near the minimum D ≈ s(D0 + a(x₁A1 + x₂A2)) (tanh has no quadratic term), the 2-D analogue of
-    the R7 diffusion 1 + ½ tanh x; it is smooth, bounded and SPD for every x when
+    the 1-D diffusion 1 + ½ tanh x of :func:`r7_D`; it is smooth, bounded and SPD for every x when
     0 ≤ a < (√17 − 1)/8 (checked: ``ValueError`` otherwise). D(0) = s·D0 does not commute with H.
 
     Used in: 08_critical_points_move

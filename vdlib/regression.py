@@ -80,7 +80,7 @@ def make_linear_regression(
     noise: str = "heteroscedastic",
     noise_angle: float = 0.6,
 ) -> LinearRegression:
-    """The 2-D regression problem of the paper-notes reference checks (R1, R2).
+    """The 2-D regression problem of chapters 01, 02 and 07 (SGD's covariance and area rate).
 
     Inputs a_k ~ N(0, diag(input_scales)²). Labels y_k = a_kᵀ x_true + σ_k ε_k with ε_k ~ N(0, 1):
     ``noise="homoscedastic"`` uses σ_k = 1; ``"heteroscedastic"`` uses

@@ -99,7 +99,7 @@ def count_moments(replacement: bool, N=N_SYM, b=B_SYM) -> CountMoments:
 
 
 def paper_a2_indicator_moments(N=N_SYM, b=B_SYM):
-    """The indicator variance and covariance as Appendix A.2 of the paper writes them (per the notes).
+    """The indicator variance and covariance as Appendix A.2 of the paper writes them.
 
     Returns ``(var, cov)`` = (b/N − b²/N², −b(N − b)/(N²(N − 1))). Used in: 01_minibatch_noise
     """
@@ -160,7 +160,7 @@ def diffusion_matrix_symbolic(Gs: sp.Matrix) -> sp.Matrix:
 
 
 def paper_a2_diffusion_symbolic(Gs: sp.Matrix) -> sp.Matrix:
-    """The redefined diffusion matrix that absorbs N/(N − 1), as reconstructed in the notes:
+    """The redefined diffusion matrix that absorbs N/(N − 1), our reading of Appendix A.2 of the paper:
 
         D̃ = 1/(N − 1) Σ_k g_k g_kᵀ − N/(N − 1) g gᵀ   (= N/(N − 1) D).
 

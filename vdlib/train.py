@@ -29,7 +29,7 @@ Each file is written to a temporary file in the same folder and moved into place
 A non-finite loss stops training with :class:`TrainingDiverged`; the checkpoints on disk are the
 last good ones and the model is reloaded from the newest of them.
 
-The paper's training recipes (paper notes §6.2) are in :data:`RECIPES`; ``train(model, X, y,
+The paper's training recipes (§IV of the paper and the authors' ``code/train.py``) are in :data:`RECIPES`; ``train(model, X, y,
 **recipe("small-lenet"))`` uses one.
 
 Used in: Part IV-a (networks whose gradient-noise spectrum is measured). The long tiny-fc runs of
@@ -76,9 +76,9 @@ _LAST = "last.pt"
 # the paper's recipes
 # --------------------------------------------------------------------------------------------------
 #: Training recipes per network: keyword arguments for :func:`train`. Momentum 0.9, batch 128 and
-#: the weight decay are from the paper / its code (paper notes §6.2). The paper does not state the
+#: the weight decay are from the paper / its code (``code/train.py``). The paper does not state the
 #: learning-rate schedule ("appropriate annealing"; the code's default lr is 0.1 with a JSON step
-#: schedule on the command line): the step schedules below are our choice [interpretation], as are
+#: schedule on the command line): the step schedules below are our choice, as are
 #: the epoch counts of the MNIST networks. small-allcnn: 50 epochs, checkpoints every 10 (the paper
 #: uses epochs 10, 20, 50 for Fig. 2). tiny-fc: constant lr, no decay (the Fig. 3 code at e05ed9c);
 #: its 10^4–10^5-epoch runs belong to the batched engine of Part IV-b.

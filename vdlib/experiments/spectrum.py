@@ -1,6 +1,7 @@
-"""The gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2 of the paper; target R8, G1–G3).
+"""The gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2 of the paper; chapter 10).
 
-The protocol (paper notes §6.1–6.4, §8.1 "R8 in detail"), with every choice in :class:`Protocol`:
+The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py``, ``compute_sigma.py``,
+``plot_D.py``), with every choice in :class:`Protocol`:
 
 1. **Data.** small-lenet sees 28×28 images, small-fc the same images down-sampled to 7×7 (Pillow-style
    bilinear, as the authors' loader), pixels in [0, 1]. Which set stands in for the paper's MNIST is
@@ -85,7 +86,7 @@ RUNS: dict[str, dict[str, Any]] = {
                                          figure="2c", trained_as="small-allcnn-cifar10"),
 }
 
-#: The paper's reported numbers (captions of Figs. 1–2; paper notes §6.4): rank in % of d, mean ± sd of λ(D).
+#: The paper's reported numbers (captions of Figs. 1–2): rank in % of d, mean ± sd of λ(D).
 PAPER: dict[str, dict[str, Any]] = {
     "small-lenet": dict(figure="1a", dataset="MNIST", d=13_338, rank_pct=1.8, mean=0.3e-3, sd=2.11e-3),
     "small-fc": dict(figure="1b", dataset="MNIST", d=3_978, rank_pct=0.6, mean=0.9e-3, sd=18.5e-3),
@@ -292,7 +293,7 @@ def load_data(run_name: str, p: Protocol, root=None):
 # statistics
 # --------------------------------------------------------------------------------------------------
 def paper_statistics(eigenvalues, dim: int | None = None) -> dict[str, float]:
-    """The paper's summary of a spectrum (paper notes §6.3 step 6).
+    """The paper's summary of a spectrum (the authors' ``code/plot_D.py``).
 
     Eigenvalues are clipped from below at the paper's threshold λ_max·d·ε_float32; the mean and the
     (sample) standard deviation are taken over all d clipped eigenvalues, as ``DataFrame(eig).clip(lower=

@@ -1,6 +1,7 @@
-"""Long SGD trajectories on tiny-fc with controls (Part IV-b, Fig. 3 of the paper; targets R9–R11).
+"""Long SGD trajectories on tiny-fc with controls (Part IV-b, Fig. 3 and Remarks 11, 15, 17–18 of the paper).
 
-The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`Protocol`:
+The protocol (§IV of the paper, the authors' ``code/prob_current.py`` at ``e05ed9c`` and
+``code/plot_current.py``; chapter 11), with every choice in :class:`Protocol`:
 
 1. **Data.** 4 classes × 512 training images, down-sampled to 7×7 (the authors' run at commit
    ``e05ed9c``: ``nc=4``, N = 2,048). Which set stands in for the paper's MNIST is
@@ -21,7 +22,7 @@ The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`
    per epoch (weights, full-batch loss, training error, ‖∇f‖/√d in training mode with full-batch BN
    statistics, and the FDR1 scalars; see :mod:`vdlib.chains`). The first ``burn_in`` epochs are
    recorded but belong to the transient: analyses start at row ``burn_in`` (the code's ``if e > 1000``).
-4. **Controls** (R9), each a group of ``control_chains`` chains run beside the ``chains`` chains of the
+4. **Controls** (chapter 11), each a group of ``control_chains`` chains run beside the ``chains`` chains of the
    paper's setting ``"sgd"`` (momentum 0.9, BN, mini-batches of 128):
 
    * ``"momentum0"``, control (a): the same without momentum;
@@ -31,7 +32,7 @@ The protocol (paper notes §6.5, §6.6, §8.1 R9), with every choice in :class:`
      heavy-ball with the same η and μ: a reversible (detailed-balance) reference;
    * ``"nobn"``, control (c): tiny-fc without BatchNorm (d = 868 for 4 classes), pre-trained itself.
 
-**Learning rate [interpretation].** The paper says the lr is held at 10⁻³ after burn-in; the code at
+**Learning rate (our reading).** The paper says the lr is held at 10⁻³ after burn-in; the code at
 ``e05ed9c`` has no schedule and defaults to 0.1. We use the code's constant 0.1 by default: it gives
 ‖∇f‖/√d of order 10⁻³, the range of Fig. 3c. ``lr=`` changes it.
 
