@@ -1,4 +1,5 @@
-"""Test-wide settings: every test (and every kernel it starts) runs under the ci profile."""
+"""Test-wide settings: every test (and every kernel it starts) runs under the ci profile, and the
+chapters' scoreboard records go to a temporary folder (never to the book's _build/results)."""
 import os
 import pathlib
 
@@ -19,3 +20,19 @@ def one_torch_thread():
 
     with torch_threads(1):
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_folder(tmp_path_factory):
+    """Point ``VDLIB_RESULTS`` at a fresh folder for the whole session: chapters executed by the tests
+    (and every kernel or book build they start) write their scoreboard records there."""
+    from vdlib.book.scoreboard import ENV_RESULTS
+
+    before = os.environ.get(ENV_RESULTS)
+    folder = tmp_path_factory.mktemp("vdlib-results")
+    os.environ[ENV_RESULTS] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop(ENV_RESULTS, None)
+    else:
+        os.environ[ENV_RESULTS] = before
