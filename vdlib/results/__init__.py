@@ -99,8 +99,8 @@ def committed_result(name: str, start=None) -> Located:
         from .. import __version__
 
         return Located(packaged, "committed",
-                       f"{name}: the result committed with vdlib {__version__}, at {packaged} (a run of your own, "
-                       f"`{command}`, written to artifacts/{name} would be used instead)")
+                       f"{name}: the result committed with vdlib {__version__}, read from {packaged}; a run of your "
+                       f"own written to artifacts/{name} would replace it")
     return Located(None, "missing",
                    f"{name}: no result found: neither artifacts/{name} above {here} nor the copy shipped with vdlib "
                    f"({packaged}) exists. Reinstall vdlib (or `git checkout -- vdlib/results` in the repository), "
