@@ -46,7 +46,7 @@ def main() -> None:
 
     if args.quick:
         cfg = vdlib.current("ci")
-        n_chains, n_steps = cfg.size("ou_r2_chains"), cfg.size("ou_r2_steps")
+        n_chains, n_steps = cfg.size("sgd_area_chains"), cfg.size("sgd_area_steps")
     else:
         n_chains, n_steps = 4000, 6000
     dtype = torch.float32 if args.float32 else torch.float64

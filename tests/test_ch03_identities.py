@@ -168,10 +168,10 @@ def test_grid_matches_closed_form_1d():
     edges = np.linspace(-6, 6, 1201)
     xg = 0.5 * (edges[:-1] + edges[1:])
     h = xg[1] - xg[0]
-    rho = fp.stationary_1d(pot.r7_grad, pot.r7_D, beta_v, xg)
-    integrand = pot.r7_grad(xg) / pot.r7_D(xg)
+    rho = fp.stationary_1d(pot.shift_grad, pot.shift_D, beta_v, xg)
+    integrand = pot.shift_grad(xg) / pot.shift_D(xg)
     U = np.concatenate([[0], np.cumsum(0.5 * (integrand[1:] + integrand[:-1]) * h)])
-    closed = np.exp(-beta_v * U) / pot.r7_D(xg)
+    closed = np.exp(-beta_v * U) / pot.shift_D(xg)
     closed /= closed.sum() * h
     assert np.abs(rho - closed).sum() * h < 1e-3
 
@@ -181,7 +181,7 @@ def test_sde_histogram_matches_grid_within_mc_error():
     edges = np.linspace(-6, 6, 1201)
     xg = 0.5 * (edges[:-1] + edges[1:])
     h = xg[1] - xg[0]
-    p = (fp.stationary_1d(pot.r7_grad, pot.r7_D, beta_v, xg) * h).reshape(-1, 20).sum(axis=1)
+    p = (fp.stationary_1d(pot.shift_grad, pot.shift_D, beta_v, xg) * h).reshape(-1, 20).sum(axis=1)
     em = sde.euler_maruyama(lambda z: -z,
                             lambda z: torch.sqrt(2 / beta_v * (1 + 0.5 * torch.tanh(z))).unsqueeze(-1),
                             np.zeros((n, 1)), dt, steps, seed=3, dtype=torch.float64)
@@ -191,7 +191,7 @@ def test_sde_histogram_matches_grid_within_mc_error():
     l1 = np.abs(p_hat - p).sum()
     assert l1 < np.quantile(d_mc, 0.999)
     # the Stratonovich grid is detectably different
-    ps = (fp.stationary_1d(lambda z: pot.r7_grad(z) - 0.5 * pot.r7_dD(z), pot.r7_D, beta_v, xg) * h
+    ps = (fp.stationary_1d(lambda z: pot.shift_grad(z) - 0.5 * pot.shift_dD(z), pot.shift_D, beta_v, xg) * h
           ).reshape(-1, 20).sum(axis=1)
     assert np.abs(p_hat - ps).sum() > np.quantile(d_mc, 0.999)
 

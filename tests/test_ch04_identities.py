@@ -111,7 +111,7 @@ def test_critical_point_series_r7_and_leading_term():
 
 def test_critical_point_series_matches_root_finding():
     for Tv in (0.005, 0.05, 0.2):
-        root = ps.critical_point_1d(potentials.r7_grad, potentials.r7_dD, 1 / Tv, (-2.0, 1.0))
+        root = ps.critical_point_1d(potentials.shift_grad, potentials.shift_dD, 1 / Tv, (-2.0, 1.0))
         assert abs(root - (-Tv / 2 + Tv**3 / 8)) < 2 * Tv**5  # next term is O(T^5)
 
 
@@ -139,10 +139,10 @@ def test_stationary_1d_agrees_with_closed_form():
     fp = pytest.importorskip("vdlib.fokker_planck")
     xs = np.linspace(-8, 8, 801)
     for b_ in (1.0, 5.0):
-        rho = fp.stationary_1d(potentials.r7_grad, potentials.r7_D, b_, xs)
-        cf = ps.rho_closed_form_1d(potentials.r7_grad, potentials.r7_D, b_, xs)
+        rho = fp.stationary_1d(potentials.shift_grad, potentials.shift_D, b_, xs)
+        cf = ps.rho_closed_form_1d(potentials.shift_grad, potentials.shift_D, b_, xs)
         assert np.sum(np.abs(rho - cf)) * (xs[1] - xs[0]) < 2e-2
-        root = ps.critical_point_1d(potentials.r7_grad, potentials.r7_dD, b_, (-2.0, 1.0))
+        root = ps.critical_point_1d(potentials.shift_grad, potentials.shift_dD, b_, (-2.0, 1.0))
         assert abs(ps.mode_1d(rho, xs) - root) < 2e-2
 
 

@@ -198,7 +198,7 @@ def _em_chain_rate(H, D, beta, dt):
 def test_r3_monte_carlo_under_ci(seed, lam2):
     cfg = vdlib.current("ci")
     D = R30 @ np.diag([1.0, lam2]) @ R30.T
-    sim = linear.simulate_ou_area_rate(H3, D, BETA3, 0.005, cfg.size("ou_r3_steps"), cfg.size("ou_r3_chains"),
+    sim = linear.simulate_ou_area_rate(H3, D, BETA3, 0.005, cfg.size("ou_area_steps"), cfg.size("ou_area_chains"),
                                        seed=seed)
     target = _em_chain_rate(H3, D, BETA3, 0.005)
     assert abs(sim.z_score(target)) < 4
@@ -210,7 +210,7 @@ def test_r3_monte_carlo_under_ci(seed, lam2):
 @pytest.fixture(scope="module")
 def r2():
     cfg = vdlib.current("ci")
-    n, k = cfg.size("ou_r2_chains"), cfg.size("ou_r2_steps")
+    n, k = cfg.size("sgd_area_chains"), cfg.size("sgd_area_steps")
     problem = make_linear_regression(N=2000, seed=0)
     half = make_linear_regression(N=1000, seed=0, x_true=(1.0, 0.0))
     mirror = LinearRegression(np.vstack([half.A, half.A * [1.0, -1.0]]), np.concatenate([half.y, half.y]))

@@ -170,5 +170,5 @@ def test_r7_fp_mode_is_minus_eta_over_4b():
     for r in (0.05, 0.1):
         T = r / 2
         (x,) = cs.gaussian_box(T, 801, k=8.0)
-        rho = fp.stationary_1d(pot.r7_grad, pot.r7_D, 1 / T, x)
+        rho = fp.stationary_1d(pot.shift_grad, pot.shift_D, 1 / T, x)
         assert abs(cs.mode_grid(rho, x) + r / 4) < 2e-4

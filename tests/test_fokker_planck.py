@@ -40,18 +40,18 @@ def test_1d_gibbs_second_order(beta):
 
 def test_1d_stationary_is_null_vector_of_generator():
     x, h = centres(-3.0, 3.0, 120)
-    L = fp.generator_1d(pt.r7_grad, pt.r7_D, 2.0, x)
-    rho = fp.stationary_1d(pt.r7_grad, pt.r7_D, 2.0, x)
+    L = fp.generator_1d(pt.shift_grad, pt.shift_D, 2.0, x)
+    rho = fp.stationary_1d(pt.shift_grad, pt.shift_D, 2.0, x)
     assert np.max(np.abs(L @ rho)) < 1e-10 * np.max(np.abs(L.diagonal())) * rho.max()
     assert np.max(np.abs(np.asarray(L.sum(axis=0)))) < 1e-10 * np.max(np.abs(L.diagonal()))  # mass conservation
     off = L - np.diag(L.diagonal())
     assert off.min() >= 0  # M-matrix: non-negative off-diagonal rates
 
 
-def _r7_closed_form(x, beta):
+def _shift_closed_form(x, beta):
     """ρ ∝ D⁻¹ exp(−β ∫₀ˣ f′/D), the integral by adaptive quadrature."""
-    I = np.array([quad(lambda s: pt.r7_grad(s) / pt.r7_D(s), 0.0, xi, epsabs=1e-13, epsrel=1e-12)[0] for xi in x])
-    return np.exp(-beta * I) / pt.r7_D(x)
+    I = np.array([quad(lambda s: pt.shift_grad(s) / pt.shift_D(s), 0.0, xi, epsabs=1e-13, epsrel=1e-12)[0] for xi in x])
+    return np.exp(-beta * I) / pt.shift_D(x)
 
 
 @pytest.mark.parametrize("beta", [0.5, 3.0])
@@ -59,16 +59,16 @@ def test_1d_state_dependent_D_matches_closed_form(beta):
     errs = []
     for n in (80, 160):
         x, h = centres(-6.0, 6.0, n)
-        rho = fp.stationary_1d(pt.r7_grad, pt.r7_D, beta, x)
-        ex = _r7_closed_form(x, beta)
+        rho = fp.stationary_1d(pt.shift_grad, pt.shift_D, beta, x)
+        ex = _shift_closed_form(x, beta)
         errs.append(l1(rho, ex / (ex.sum() * h), h))
     assert errs[-1] < 2e-3
     assert 3.3 < errs[0] / errs[1] < 4.7
     # the mode sits at x* = −β⁻¹ D′(x*) (to grid resolution), i.e. left of the minimum of f
     x, h = centres(-6.0, 6.0, 4000)
-    rho = fp.stationary_1d(pt.r7_grad, pt.r7_D, beta, x)
+    rho = fp.stationary_1d(pt.shift_grad, pt.shift_D, beta, x)
     xs = x[np.argmax(rho)]
-    assert xs < 0 and abs(xs + pt.r7_dD(xs) / beta) < 2 * h
+    assert xs < 0 and abs(xs + pt.shift_dD(xs) / beta) < 2 * h
 
 
 def test_1d_constant_D_accepts_a_scalar():
@@ -81,14 +81,14 @@ def test_1d_constant_D_accepts_a_scalar():
 def test_evolve_1d_conserves_mass_positive_kl_monotone():
     x, h = centres(-3.0, 3.0, 80)
     rho0 = 3.0 * np.exp(-((x - 1.5) ** 2) / 0.05)  # not normalised: evolve normalises it
-    ev = fp.evolve_1d(pt.r7_grad, pt.r7_D, 2.0, x, rho0, 10.0, dt=0.02, record_every=5)
+    ev = fp.evolve_1d(pt.shift_grad, pt.shift_D, 2.0, x, rho0, 10.0, dt=0.02, record_every=5)
     assert ev.rho.shape == (ev.times.size, x.size) and ev.times[0] == 0 and np.isclose(ev.times[-1], 10.0)
     assert np.allclose(ev.mass, 1.0, atol=1e-12)
     assert ev.rho.min() >= 0
     assert np.all(np.diff(ev.kl) <= 1e-14)
     assert ev.kl[0] > 1.0 and ev.kl[-1] < 1e-6
     assert np.allclose(ev.free_energy, ev.kl / ev.beta, atol=1e-12)
-    assert np.allclose(ev.stationary, fp.stationary_1d(pt.r7_grad, pt.r7_D, 2.0, x))
+    assert np.allclose(ev.stationary, fp.stationary_1d(pt.shift_grad, pt.shift_D, 2.0, x))
 
 
 def test_evolve_1d_large_dt_stays_positive():

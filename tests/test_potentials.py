@@ -16,8 +16,8 @@ X1 = np.linspace(-2.5, 2.5, 41)
     "f, g",
     [
         (pt.double_well_1d_f, pt.double_well_1d_grad),
-        (pt.r7_f, pt.r7_grad),
-        (pt.r7_D, pt.r7_dD),
+        (pt.shift_f, pt.shift_grad),
+        (pt.shift_D, pt.shift_dD),
     ],
 )
 def test_1d_derivatives_match_finite_differences(f, g):
@@ -27,11 +27,11 @@ def test_1d_derivatives_match_finite_differences(f, g):
 def test_1d_values():
     assert np.allclose(pt.double_well_1d_f([-1.0, 0.0, 1.0]), [0.0, 0.25, 0.0])
     assert np.allclose(pt.double_well_1d_grad([-1.0, 0.0, 1.0]), 0.0)
-    D = pt.r7_D(np.linspace(-20, 20, 101))
+    D = pt.shift_D(np.linspace(-20, 20, 101))
     assert D.min() > 0.5 - 1e-12 and D.max() < 1.5 + 1e-12
-    assert pt.r7_D(0.0) == 1.0 and pt.r7_dD(0.0) == 0.5
+    assert pt.shift_D(0.0) == 1.0 and pt.shift_dD(0.0) == 0.5
     # scalars broadcast like arrays
-    assert np.shape(pt.r7_grad(0.3)) == ()
+    assert np.shape(pt.shift_grad(0.3)) == ()
 
 
 def _grid(n=81, L=2.5):

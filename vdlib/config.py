@@ -65,12 +65,12 @@ SIZES: dict[str, dict[str, Any]] = {
     "limit_cycles_orbit_time": {"ci": 400.0, "book": 1_000.0, "full": 40_000.0},
     "limit_cycles_widget_particles": {"ci": 300, "book": 1_000, "full": 4_000},
     "limit_cycles_momentum_particles": {"ci": 1_000, "book": 4_000, "full": 20_000},
-    # chapter 07: the linear case (Lemma 20): ou_r2_* the SGD area-rate chains on the linear
-    # regression, ou_r3_* the OU Euler-Maruyama area-rate chains (historical names), widget
-    "ou_r2_chains": {"ci": 1_000, "book": 4_000, "full": 4_000},
-    "ou_r2_steps": {"ci": 2_000, "book": 6_000, "full": 20_000},
-    "ou_r3_chains": {"ci": 500, "book": 1_000, "full": 8_000},
-    "ou_r3_steps": {"ci": 2_000, "book": 4_000, "full": 20_000},
+    # chapter 07: the linear case (Lemma 20): sgd_area_* the SGD area-rate chains on the linear
+    # regression, ou_area_* the OU Euler-Maruyama area-rate chains, widget
+    "sgd_area_chains": {"ci": 1_000, "book": 4_000, "full": 4_000},
+    "sgd_area_steps": {"ci": 2_000, "book": 6_000, "full": 20_000},
+    "ou_area_chains": {"ci": 500, "book": 1_000, "full": 8_000},
+    "ou_area_steps": {"ci": 2_000, "book": 4_000, "full": 20_000},
     "ou_widget_chains": {"ci": 200, "book": 400, "full": 2_000},
     "ou_widget_steps": {"ci": 1_000, "book": 2_000, "full": 8_000},
     # chapter 08: critical points move (Theorem 22): FP grids, 1-D and 2-D SGD / SDE ensembles

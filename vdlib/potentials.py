@@ -4,7 +4,7 @@ Convention (as in :mod:`vdlib.fokker_planck`): the SDE is dx = b(x) dt + √(2β
 SGD the drift is b = −∇f. Every function accepts scalars or arrays and broadcasts elementwise.
 
 * ``double_well_1d``: f(x) = (x² − 1)²/4, minima at ±1, a barrier of height 1/4 at 0.
-* ``r7_*``: the 1-D example of chapters 04 and 08, f(x) = x²/2 with the state-dependent diffusion
+* ``shift_*``: the 1-D example of chapters 04 and 08, f(x) = x²/2 with the state-dependent diffusion
   D(x) = 1 + ½ tanh x (so ½ ≤ D ≤ 3/2); the stationary mode sits at x* = −β⁻¹D′(x*).
 * ``example19``: Example 19 of the paper (β = 1, D = I):
   Φ(x, y) = (x² − 1)²/4 + y²/2, J^ss = e^{−(x² + y²)²/4}(−y, x), j = λ e^{Φ} J^ss and the SGD
@@ -20,10 +20,10 @@ import numpy as np
 __all__ = [
     "double_well_1d_f",
     "double_well_1d_grad",
-    "r7_f",
-    "r7_grad",
-    "r7_D",
-    "r7_dD",
+    "shift_f",
+    "shift_grad",
+    "shift_D",
+    "shift_dD",
     "example19_phi",
     "example19_grad_phi",
     "example19_current",
@@ -58,9 +58,9 @@ def double_well_1d_grad(x):
 
 
 # --------------------------------------------------------------------------------------------
-# r7_*: quadratic loss with a state-dependent diffusion (chapters 04 and 08)
+# shift_*: quadratic loss with a state-dependent diffusion (chapters 04 and 08)
 # --------------------------------------------------------------------------------------------
-def r7_f(x):
+def shift_f(x):
     """The loss f(x) = x²/2 of the 1-D example.
 
     Used in: 04_potential_and_force
@@ -69,7 +69,7 @@ def r7_f(x):
     return 0.5 * x * x
 
 
-def r7_grad(x):
+def shift_grad(x):
     """f′(x) = x for the 1-D example's loss f(x) = x²/2.
 
     Used in: 04_potential_and_force
@@ -77,7 +77,7 @@ def r7_grad(x):
     return _arr(x).copy()
 
 
-def r7_D(x):
+def shift_D(x):
     """The 1-D example's diffusion D(x) = 1 + ½ tanh x (positive: ½ < D < 3/2).
 
     Used in: 04_potential_and_force
@@ -85,7 +85,7 @@ def r7_D(x):
     return 1.0 + 0.5 * np.tanh(_arr(x))
 
 
-def r7_dD(x):
+def shift_dD(x):
     """D′(x) = ½ (1 − tanh² x) = ½ sech² x for D(x) = 1 + ½ tanh x.
 
     Used in: 04_potential_and_force
@@ -332,7 +332,7 @@ def ch08_D(X, Y, amplitude=CH08_AMPLITUDE, scale=CH08_SCALE):
         D = s [[1 + a tanh x₁,  a tanh x₂], [a tanh x₂,  ½ − a tanh x₁]].
 
     Near the minimum D ≈ s(D0 + a(x₁A1 + x₂A2)) (tanh has no quadratic term), the 2-D analogue of
-    the 1-D diffusion 1 + ½ tanh x of :func:`r7_D`; it is smooth, bounded and SPD for every x when
+    the 1-D diffusion 1 + ½ tanh x of :func:`shift_D`; it is smooth, bounded and SPD for every x when
     0 ≤ a < (√17 − 1)/8 (checked: ``ValueError`` otherwise). D(0) = s·D0 does not commute with H.
 
     Used in: 08_critical_points_move
