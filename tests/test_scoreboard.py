@@ -22,6 +22,7 @@ from vdlib.book import scoreboard
 from conftest import ROOT
 
 HEADER = """---
+# front matter comment, not a heading
 jupytext:
   text_representation:
     extension: .md
@@ -152,6 +153,9 @@ def test_the_records_folder(tmp_path, monkeypatch):
     (tmp_path / "book" / "_toc.yml").write_text("root: intro\n")
     monkeypatch.chdir(tmp_path / "book" / "chapters")
     assert scoreboard.results_dir() == (tmp_path / "book" / "_build" / "results").resolve()
+    monkeypatch.setenv(scoreboard.ENV_RESULTS, "records")  # relative: from the book's root, wherever the kernel runs
+    assert scoreboard.results_dir() == (tmp_path / "book" / "records").resolve()
+    monkeypatch.delenv(scoreboard.ENV_RESULTS)
     monkeypatch.chdir(tmp_path)
     assert scoreboard.results_dir() == tmp_path.resolve() / "vdlib-results"
 

@@ -14,9 +14,12 @@ chapter computed in its latest execution (opening the record empties it). The re
 errata page of the book execute after the chapters and are built only from these files: a chapter
 that changes a number changes the scoreboard.
 
-The results folder is ``$VDLIB_RESULTS`` when set, else ``_build/results`` in the book's root (the
-nearest folder above the working directory that holds ``_toc.yml``), else ``vdlib-results`` in the
-working directory (a chapter run on its own, outside the repository).
+The results folder is ``$VDLIB_RESULTS`` when set (a relative path is taken from the book's root),
+else ``_build/results`` in the book's root (the nearest folder above the working directory that
+holds ``_toc.yml``), else ``vdlib-results`` in the working directory (a chapter run on its own,
+outside the repository). ``jupyter-book clean`` removes ``_build/results`` but keeps the execution
+cache, so chapters served from that cache do not record again: the pages then say which chapters
+lack a record and how to rebuild them.
 
 Reading the records (the pages ``reference/results.md`` and ``reference/errata.md``):
 :func:`load_records`, :func:`book_chapters`, :func:`summary_markdown`, :func:`results_markdown`,
@@ -58,13 +61,13 @@ _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def results_dir() -> Path:
     """The folder the records go to (see the module docstring); created on first write."""
     env = os.environ.get(ENV_RESULTS, "").strip()
-    if env:
-        return Path(env).expanduser()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "_toc.yml").is_file():
-            return folder / "_build" / "results"
-    return here / "vdlib-results"
+    root = book_root()
+    if env:  # a relative path is taken from the book's root: chapters and pages run in different folders
+        path = Path(env).expanduser()
+        return path if path.is_absolute() else (root or Path.cwd().resolve()) / path
+    if root is not None:
+        return root / "_build" / "results"
+    return Path.cwd().resolve() / "vdlib-results"
 
 
 def _plain(value: Any, what: str) -> Any:
@@ -215,6 +218,9 @@ def _root(root: Path | str | None) -> Path:
 def _scan(text: str) -> tuple[str, dict[str, str]]:
     """The first level-1 heading and the ``(label)=`` targets of a MyST file, outside code fences."""
     lines, title, labels, fence = text.splitlines(), "", {}, None
+    if lines and lines[0].strip() == "---":  # YAML front matter: its '#' lines are comments
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), 0)
+        lines = [""] * (end + 1) + lines[end + 1:]
     for i, line in enumerate(lines):
         m = _FENCE.match(line.strip())
         if m:
