@@ -227,3 +227,106 @@ def test_every_chapter_is_offered_as_a_notebook(built_html):
         page = (built_html / f"{entry}.html").read_text()
         assert f"_sources/{entry}.ipynb" in page and "download-notebook-button" in page, f"{entry}: no download link"
         assert "mybinder.org/v2" not in page, f"{entry}: launch buttons shown without a repository URL"
+
+
+# --------------------------------------------------------------------------------------------
+# static widgets: precomputed panels work without a kernel; controls that cannot act are disabled
+
+FRAMES_PAGES = [e for e in ("chapters/04_potential_and_force", "chapters/08_critical_points_move",
+                            "chapters/09_limit_cycles") if e in ENTRIES]
+DISABLED_PAGE = "chapters/02_sgd_as_sde"  # a panel without frames: disabled sliders and one figure
+
+# the state of every precomputed panel of the page: its range inputs, readouts and image
+FRAMES_STATE_JS = r"""
+() => [...document.querySelectorAll('.vdlib-frames')].map(p => {
+  const img = p.querySelector('img');
+  return {
+    ready: p.getAttribute('data-ready') === '1',
+    note: (p.querySelector('p') || {}).textContent || '',
+    src: img.src, alt: img.alt, loaded: img.complete && img.naturalWidth > 0,
+    inputs: [...p.querySelectorAll('input[type=range]')].map(i => ({
+      id: i.id, value: +i.value, max: +i.max, disabled: i.disabled,
+      readout: (p.querySelector(`output[for="${i.id}"]`) || {}).textContent,
+    })),
+    labels: JSON.parse(p.querySelector('script[type="application/json"]').textContent).labels,
+  };
+})
+"""
+
+
+def _open(browser, path: Path):
+    """A page opened from the built book, with its requests and errors recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, service_workers="block")
+    context.route("**/*", lambda route: route.continue_() if is_local(route.request.url) else route.abort())
+    page = context.new_page()
+    rec = PageRecord()
+    rec.attach(page)
+    page.goto(path.as_uri(), wait_until="load", timeout=60_000)
+    return context, page, rec
+
+
+@pytest.mark.parametrize("entry", FRAMES_PAGES)
+def test_precomputed_panel_slider_swaps_the_figure(entry, built_html, browser, screenshots):
+    """Moving a precomputed slider (keyboard, as a reader would) shows another embedded frame and
+    updates its readout; moving it back shows the first frame again. No kernel, no network."""
+    path = page_file(built_html, entry)
+    assert path.exists(), f"{entry}: no built page at {path}"
+    context, page, rec = _open(browser, path)
+    try:
+        panels = page.evaluate(FRAMES_STATE_JS)
+        assert panels, (f"{entry}: no precomputed panel (.vdlib-frames) in the page; did its panel cell run "
+                        "with frames=... in static mode?")
+        assert all(p["ready"] for p in panels), f"{entry}: the panel's inline script did not run (myst-nb output)"
+        first = panels[0]
+        assert first["loaded"], f"{entry}: the first frame did not load"
+        assert "precomputed on a grid" in first["note"] and "JupyterLab" in first["note"], first["note"]
+        assert first["inputs"], f"{entry}: the precomputed panel has no range input"
+        for k, before in enumerate(first["inputs"]):
+            assert not before["disabled"]
+            assert before["readout"] == first["labels"][k][before["value"]]
+            handle = page.locator(f'[id="{before["id"]}"]')
+            key = "ArrowLeft" if before["value"] == before["max"] else "ArrowRight"
+            handle.press(key)
+            after = page.evaluate(FRAMES_STATE_JS)[0]
+            moved = after["inputs"][k]
+            assert moved["value"] == before["value"] + (1 if key == "ArrowRight" else -1), (before, moved)
+            assert moved["readout"] == first["labels"][k][moved["value"]] != before["readout"], (before, moved)
+            assert after["src"] != first["src"], f"{entry}: moving {before['id']} did not change the figure"
+            assert after["loaded"], f"{entry}: the frame shown after moving {before['id']} did not load"
+            assert after["alt"] != first["alt"]
+            handle.press("ArrowRight" if key == "ArrowLeft" else "ArrowLeft")
+            back = page.evaluate(FRAMES_STATE_JS)[0]
+            assert back["src"] == first["src"] and back["inputs"][k]["readout"] == before["readout"]
+        shot = SCREENSHOTS / (entry.replace("/", "_") + "_frames.png")
+        page.locator(".vdlib-frames").first.scroll_into_view_if_needed()
+        page.locator(".vdlib-frames").first.screenshot(path=str(shot))
+        screenshots.append(shot)
+    finally:
+        context.close()
+    problems = load_problems(rec)
+    assert not problems, f"{entry}:\n  - " + "\n  - ".join(problems)
+
+
+def test_panel_without_frames_shows_disabled_controls(built_html, browser):
+    """A static panel that cannot act says so: the html-manager draws its sliders disabled (the
+    stored widget state has disabled=true) next to the note and the figure at the defaults."""
+    if DISABLED_PAGE not in ENTRIES:
+        pytest.skip(f"{DISABLED_PAGE} is not in the table of contents")
+    path = page_file(built_html, DISABLED_PAGE)
+    context, page, _ = _open(browser, path)
+    try:
+        page.wait_for_function(VIEWS_RENDERED_JS, timeout=WAIT_MS)
+        controls = page.evaluate(r"""() => [...document.querySelectorAll('.widget-subarea')].flatMap(a => [
+            ...[...a.querySelectorAll('.widget-slider')].map(s => ({
+                kind: 'slider', label: (s.querySelector('.widget-label') || {}).textContent,
+                disabled: !!s.querySelector('.noUi-target[disabled], input[type=range][disabled]'),
+                readoutEditable: (s.querySelector('.widget-readout') || {}).contentEditable})),
+            ...[...a.querySelectorAll('select, input:not([type=range])')].map(e => ({kind: e.tagName, label: e.name, disabled: e.disabled})),
+        ])""")
+        note = page.evaluate("() => [...document.querySelectorAll('.widget-subarea .widget-html')].map(e => e.textContent).join(' ')")
+    finally:
+        context.close()
+    assert any(c["kind"] == "slider" for c in controls), f"{DISABLED_PAGE}: no slider rendered"
+    enabled = [c for c in controls if not c["disabled"] or c.get("readoutEditable") == "true"]
+    assert not enabled, f"{DISABLED_PAGE}: controls that look usable in a page without a kernel: {enabled}"
+    assert "disabled" in note and "JupyterLab" in note, note

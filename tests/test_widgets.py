@@ -235,3 +235,10 @@ def test_live_panel_ignores_frames():
     assert calls == [(0.02, 10, "a")]  # one live draw, nothing precomputed
     p.controls["eta"].value = 0.05
     assert calls[-1] == (0.05, 10, "a") and not p.controls["eta"].disabled
+
+
+def test_frame_readouts_share_their_decimals():
+    c = _controls(lam=(0.0, 2.0, 0.1, 1.5), b=(1, 64, 1, 10), kind=["a", "b"])
+    assert widgets._labels(c["lam"], [0.0, 0.25, 1.5]) == ["0.00", "0.25", "1.50"]
+    assert widgets._labels(c["lam"], [0.0, 1.5]) == ["0.0", "1.5"]  # the slider's own readout format
+    assert widgets._labels(c["b"], [1, 64]) == ["1", "64"] and widgets._labels(c["kind"], ["b"]) == ["b"]

@@ -268,20 +268,20 @@ def frame_grid(controls: Mapping[str, w.Widget], frames: Any, *, max_frames: int
     return grid
 
 
-def _label(c: w.Widget, v: Any) -> str:
-    """How the readout of control ``c`` writes value ``v``."""
+def _labels(c: w.Widget, values: list[Any]) -> list[str]:
+    """How the readout of control ``c`` writes each of ``values``; floats all with the same decimals,
+    as many as the slider's readout or the most precise value needs (0.0, 0.25 -> 0.00, 0.25)."""
     if isinstance(c, w.FloatSlider):
         fmt = c.readout_format or ".2f"
         digits = int(fmt[1:-1]) if fmt.startswith(".") and fmt.endswith("f") and fmt[1:-1].isdigit() else 2
-        return f"{v:.{max(digits, _decimals(v))}f}"
+        digits = max(digits, *(_decimals(v) for v in values))
+        return [f"{v:.{digits}f}" for v in values]
     if isinstance(c, w.IntSlider):
-        return str(int(v))
+        return [str(int(v)) for v in values]
     if hasattr(c, "_options_values"):
-        values, labels = _options(c)
-        return next(lab for val, lab in zip(values, labels) if _same(val, v))
-    if isinstance(v, float):
-        return f"{v:g}"
-    return str(v)
+        options, names = _options(c)
+        return [next(lab for val, lab in zip(options, names) if _same(val, v)) for v in values]
+    return [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
 
 
 def _png(fig, dpi: int) -> bytes:
@@ -416,9 +416,10 @@ class Panel:
         def desc(name):
             return html.escape(getattr(self.controls[name], "description", "") or name)
 
+        labels = {name: _labels(self.controls[name], vals) for name, vals in varied.items()}
         rows = []
         for k, (name, vals) in enumerate(varied.items()):
-            iid, text = f"{pid}-{k}", html.escape(_label(self.controls[name], vals[at[name]]))
+            iid, text = f"{pid}-{k}", html.escape(labels[name][at[name]])
             rows.append(
                 f'<span style="white-space:nowrap"><label for="{iid}">{desc(name)}</label> '
                 f'<input type="range" id="{iid}" min="0" max="{len(vals) - 1}" step="1" value="{at[name]}" '
@@ -427,14 +428,12 @@ class Panel:
             )
         for name in self.controls:
             if name not in varied:
-                text = html.escape(_label(self.controls[name], defaults[name]))
+                text = html.escape(_labels(self.controls[name], [defaults[name]])[0])
                 rows.append(f'<span style="white-space:nowrap">{desc(name)} = {text} (fixed on this page)</span>')
-        grid_text = "; ".join(f"{name}: {', '.join(_label(self.controls[name], v) for v in vals)}"
-                              for name, vals in varied.items())
+        grid_text = "; ".join(f"{name}: {', '.join(labels[name])}" for name in varied)
         plural = len(varied) > 1
         note = FRAMES_NOTE.format(s="s" if plural else "", es="" if plural else "es", n=len(points), grid=grid_text)
         alt = f"Figure of {getattr(self.fn, '__name__', 'the experiment')} at "
-        labels = {name: [_label(self.controls[name], v) for v in vals] for name, vals in varied.items()}
         data = {
             "names": list(varied),
             "labels": list(labels.values()),
