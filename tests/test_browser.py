@@ -6,6 +6,10 @@ pages with widgets the html-manager draws the sliders at the values stored in th
 next to an ordinary figure (the static fallback). A full-page screenshot of every page is saved
 under test-artifacts/screenshots/ for people to look at.
 
+Static widgets: the precomputed panels (``vdlib.widgets.panel(frames=...)``, chapters 4, 8, 9)
+really move without a kernel (a key press on the range input swaps the embedded frame and updates
+the readout), and a panel without frames (chapter 2) shows its sliders disabled.
+
 Environment:
   CHROMIUM=/path/to/chromium    browser binary (default: /usr/bin/chromium, chromium-browser, google-chrome)
   VDLIB_REQUIRE_BROWSER=1       fail instead of skip when no browser is found (CI sets it)
