@@ -505,3 +505,16 @@ def test_an_incremental_build_re_executes_the_page_after_the_changed_chapter(tmp
         "chapters/01_tiny", "reference/results"], log  # the page is re-read although its file did not change
     row = html.read_text().split("Eq. (0)", 1)[1].split("</tr>")[0]
     assert "<p>17.5</p>" in row and "contradicted" in row
+
+
+def test_the_pages_work_outside_a_book(tmp_path, results, monkeypatch):
+    """A page downloaded as a notebook runs where there is no _toc.yml: it shows the records it finds."""
+    monkeypatch.chdir(tmp_path)
+    board = scoreboard.chapter("chapters/01_a", "Chapter A", profile="ci")
+    board.result("k", **RESULT, section="sec-x")
+    board.erratum("E2", evidence="the factor is 2.0", holds=True)
+    assert "| 1 | Fig. 1a: rank of D | 1.8 % | 2.07 % | partially |" in scoreboard.results_markdown()
+    assert "1 paper item recorded by 1 of the book's 1 chapter." in scoreboard.summary_markdown()
+    assert "the factor is 2.0. **The correction holds**" in scoreboard.erratum_markdown("E2")
+    assert "No chapter recorded a computation for E3" in scoreboard.erratum_markdown("E3")
+    assert "has a record" in scoreboard.missing_markdown()

@@ -275,6 +275,15 @@ def label_index(root: Path | str | None = None) -> dict[str, tuple[str, str]]:
     return index
 
 
+def _context(records: list[dict], root: Path | str | None) -> tuple[list[ChapterInfo], dict[str, tuple[str, str]]]:
+    """The book's chapters and labels; outside a book (a page downloaded as a notebook and run on its
+    own) the chapters are those of the records, with no labels to link."""
+    if root is None and book_root() is None:
+        seen = {r["chapter"]: r for r in records if r.get("chapter")}
+        return [ChapterInfo(d, r.get("title") or d, Path(d + ".md"), True, {}) for d, r in sorted(seen.items())], {}
+    return book_chapters(root), label_index(root)
+
+
 def _cell(value: Any) -> str:
     """A record value as the text of a MyST table cell."""
     if value is None or value == "":
@@ -351,8 +360,9 @@ def _profiles(records: list[dict]) -> str:
 
 def summary_markdown(records: list[dict] | None = None, *, root: Path | str | None = None) -> str:
     """The verdict counts, the run profile(s) and when the records were written."""
-    chapters = book_chapters(root)
-    records = _records_in_book(load_records() if records is None else records, chapters)
+    records = load_records() if records is None else records
+    chapters, _ = _context(records, root)
+    records = _records_in_book(records, chapters)
     if not records:
         return ("No chapter has recorded results in this build, so there is nothing to count. "
                 f"To fix it, {_FIX}.")
@@ -377,9 +387,9 @@ def summary_markdown(records: list[dict] | None = None, *, root: Path | str | No
 def results_markdown(records: list[dict] | None = None, *, root: Path | str | None = None,
                      page: str = "reference/results") -> str:
     """One table per chapter of every paper item it recorded: paper's and book's numbers, verdict, provenance."""
-    chapters = book_chapters(root)
-    labels = label_index(root)
-    records = _records_in_book(load_records() if records is None else records, chapters)
+    records = load_records() if records is None else records
+    chapters, labels = _context(records, root)
+    records = _records_in_book(records, chapters)
     blocks = []
     for record in records:
         results = record.get("results", [])
@@ -411,8 +421,8 @@ def results_markdown(records: list[dict] | None = None, *, root: Path | str | No
 def missing_markdown(records: list[dict] | None = None, *, root: Path | str | None = None,
                      page: str = "reference/results") -> str:
     """Which chapters have no record, why that can happen and how to fix it; records of unknown pages."""
-    chapters = book_chapters(root)
     records = load_records() if records is None else records
+    chapters, _ = _context(records, root)
     have = {r.get("chapter") for r in records}
     missing = [c for c in chapters if c.opens_record and c.docname not in have]
     silent = [c for c in chapters if not c.opens_record]
@@ -452,8 +462,9 @@ def _mentions(key: str, chapters: list[ChapterInfo]) -> list[ChapterInfo]:
 def errata_overview_markdown(records: list[dict] | None = None, *, root: Path | str | None = None,
                              page: str = "reference/errata") -> str:
     """A table: each erratum, the chapters whose execution demonstrated it, and whether it held there."""
-    chapters = book_chapters(root)
-    by_key = _errata_entries(load_records() if records is None else records, chapters)
+    records = load_records() if records is None else records
+    chapters, _ = _context(records, root)
+    by_key = _errata_entries(records, chapters)
     rows = ["| erratum | demonstrated in | holds |", "|---|---|---|"]
     for key in ERRATA:
         entries = by_key.get(key, [])
@@ -473,9 +484,9 @@ def erratum_markdown(key: str, records: list[dict] | None = None, *, root: Path 
     """Where the book demonstrates erratum ``key``: each chapter's computed evidence and whether it held."""
     if key not in ERRATA:
         raise ValueError(f"erratum {key!r}: the errata page lists {', '.join(ERRATA)}")
-    chapters = book_chapters(root)
-    labels = label_index(root)
-    entries = _errata_entries(load_records() if records is None else records, chapters).get(key, [])
+    records = load_records() if records is None else records
+    chapters, labels = _context(records, root)
+    entries = _errata_entries(records, chapters).get(key, [])
     if entries:
         lines = []
         for record, e in entries:
@@ -495,8 +506,7 @@ def erratum_markdown(key: str, records: list[dict] | None = None, *, root: Path 
     mentioned = _mentions(key, chapters)
     text = f"**No chapter recorded a computation for {key} in this build.**"
     if mentioned:
-        missing = [c for c in mentioned if c.opens_record and c.docname not in
-                   {r.get("chapter") for r in (load_records() if records is None else records)}]
+        missing = [c for c in mentioned if c.opens_record and c.docname not in {r.get("chapter") for r in records}]
         text += (" It is discussed in " + ", ".join(_doc_link(c.docname, c.title, page) for c in mentioned) + ".")
         if missing:
             text += (f" {'That chapter has' if len(missing) == 1 else 'Some of these chapters have'} no record "
