@@ -87,12 +87,16 @@ def test_spectrum_on_the_bundled_digits_uses_what_exists_and_says_so(bare):
 
 
 def test_trajectory_profiles_fit_the_bundled_training_split(bare):
+    from vdlib.config import current
+
     for prof in ("ci", "book"):
-        for classes in ((0, 1, 2, 3), (4, 5, 6, 7)):  # chapters 11 and 12
-            p = T.protocol(prof, classes=classes)
-            X, y, info = T.load_data(p)
-            assert info["dataset"] == "mnist-10k" and info["N"] == p.per_class * 4 == len(y)
-            assert "bundled with vdlib" in info["note"]
+        cfg = current(prof)
+        for per_class in {cfg.size("trajectory_per_class"), cfg.size("scaling_per_class")}:  # chapters 11, 12
+            for classes in ((0, 1, 2, 3), (4, 5, 6, 7)):
+                p = T.protocol(prof, classes=classes, per_class=per_class)
+                X, y, info = T.load_data(p)
+                assert info["dataset"] == "mnist-10k" and info["N"] == per_class * 4 == len(y)
+                assert "bundled with vdlib" in info["note"]
 
 
 def test_full_profile_refuses_the_bundled_digits_unless_named(bare, tmp_path, capsys):
