@@ -1,5 +1,5 @@
 """Test-wide settings: every test (and every kernel it starts) runs under the ci profile, and the
-chapters' scoreboard records go to a temporary folder (never to the book's _build/results)."""
+chapters' scoreboard records go to a temporary folder (never into the book's own execution cache)."""
 import os
 import pathlib
 

@@ -152,7 +152,7 @@ def test_the_records_folder(tmp_path, monkeypatch):
     (tmp_path / "book" / "chapters").mkdir(parents=True)
     (tmp_path / "book" / "_toc.yml").write_text("root: intro\n")
     monkeypatch.chdir(tmp_path / "book" / "chapters")
-    assert scoreboard.results_dir() == (tmp_path / "book" / "_build" / "results").resolve()
+    assert scoreboard.results_dir() == (tmp_path / "book" / "_build" / ".jupyter_cache" / "vdlib-results").resolve()
     monkeypatch.setenv(scoreboard.ENV_RESULTS, "records")  # relative: from the book's root, wherever the kernel runs
     assert scoreboard.results_dir() == (tmp_path / "book" / "records").resolve()
     monkeypatch.delenv(scoreboard.ENV_RESULTS)

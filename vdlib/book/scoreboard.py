@@ -15,11 +15,13 @@ errata page of the book execute after the chapters and are built only from these
 that changes a number changes the scoreboard.
 
 The results folder is ``$VDLIB_RESULTS`` when set (a relative path is taken from the book's root),
-else ``_build/results`` in the book's root (the nearest folder above the working directory that
-holds ``_toc.yml``), else ``vdlib-results`` in the working directory (a chapter run on its own,
-outside the repository). ``jupyter-book clean`` removes ``_build/results`` but keeps the execution
-cache, so chapters served from that cache do not record again: the pages then say which chapters
-lack a record and how to rebuild them.
+else ``_build/.jupyter_cache/vdlib-results`` in the book's root (the nearest folder above the
+working directory that holds ``_toc.yml``), else ``vdlib-results`` in the working directory (a
+chapter run on its own, outside the repository). The records sit inside jupyter-book's execution
+cache on purpose: a chapter served from that cache does not execute and so does not record again,
+so the records must live and die with the cache (``jupyter-book clean`` keeps both,
+``jupyter-book clean --all`` removes both). If records are missing anyway, the pages say which
+chapters lack one and how to rebuild them.
 
 Reading the records (the pages ``reference/results.md`` and ``reference/errata.md``):
 :func:`load_records`, :func:`book_chapters`, :func:`summary_markdown`, :func:`results_markdown`,
@@ -66,7 +68,7 @@ def results_dir() -> Path:
         path = Path(env).expanduser()
         return path if path.is_absolute() else (root or Path.cwd().resolve()) / path
     if root is not None:
-        return root / "_build" / "results"
+        return root / "_build" / ".jupyter_cache" / "vdlib-results"
     return Path.cwd().resolve() / "vdlib-results"
 
 
