@@ -134,3 +134,8 @@ def test_downloaded_chapter_runs_outside_the_repository(chapter, fresh_venv, tmp
     text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert str(ROOT) not in text, "the chapter reached into the checkout"
     assert "vdlib" in text
+    if chapter == PART_IV_CHAPTER:  # bundled data and committed results, both found through the package
+        venv_root = str(fresh_venv.parent.parent)
+        assert "mnist-10k" in text, "the Part IV chapter did not say it used the bundled MNIST digits"
+        assert f"the result committed with vdlib" in text and venv_root in text, \
+            "the committed full-scale result was not read from the installed package"
