@@ -21,6 +21,7 @@ Takes about a minute: the book is executed from scratch under the ci profile.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 from pathlib import Path
@@ -76,7 +77,7 @@ def chromium_path():
         where = f"$CHROMIUM={os.environ['CHROMIUM']} does not exist" if os.environ.get("CHROMIUM") else "no Chromium found"
         skip_or_fail(f"{where}: {CHROMIUM_INSTALL_HINT}")
     try:
-        import playwright.sync_api  # noqa: F401
+        importlib.import_module("playwright.sync_api")
     except ImportError:
         skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
     return path

@@ -1,3 +1,5 @@
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -99,7 +101,7 @@ def test_describe_environment_names_versions_and_cuda():
 
 
 def test_torch_threads_limits_torch_and_blas_and_restores_them():
-    import scipy.linalg  # noqa: F401 - loads SciPy's OpenBLAS
+    importlib.import_module("scipy.linalg")  # loads SciPy's OpenBLAS
     from threadpoolctl import threadpool_info
 
     def blas_threads():

@@ -137,5 +137,5 @@ def test_downloaded_chapter_runs_outside_the_repository(chapter, fresh_venv, tmp
     if chapter == PART_IV_CHAPTER:  # bundled data and committed results, both found through the package
         venv_root = str(fresh_venv.parent.parent)
         assert "mnist-10k" in text, "the Part IV chapter did not say it used the bundled MNIST digits"
-        assert f"the result committed with vdlib" in text and venv_root in text, \
+        assert "the result committed with vdlib" in text and venv_root in text, \
             "the committed full-scale result was not read from the installed package"
