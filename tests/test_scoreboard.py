@@ -199,7 +199,9 @@ CH_B = '''\
 The paper's Example 19 violates Assumption 4 (erratum E4).
 
 ```{code-cell} ipython3
-board = scoreboard.chapter("chapters/02_b", "Chapter B")
+from vdlib.book.display import setup
+
+rng, gen, cfg, board = setup("chapters/02_b", "Chapter B", data="none")
 ```
 '''
 CH_C = "# Chapter C\n\nNo record here.\n"

@@ -183,7 +183,8 @@ def load_records(folder: Path | str | None = None) -> list[dict]:
 _LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
-_OPENS_RECORD = re.compile(r"scoreboard\.chapter\(")
+# a chapter opens its record with scoreboard.chapter(...) or the display kit's setup("chapters/...", ...)
+_OPENS_RECORD = re.compile(r"scoreboard\.chapter\(|\bsetup\(\s*[\"']")
 _FIX = ("rebuild the book with `jupyter-book build --all .`; a chapter that jupyter-book serves from its "
         "execution cache does not execute and so does not record: clear that cache first with "
         "`jupyter-book clean --all .`")
@@ -196,7 +197,7 @@ class ChapterInfo:
     docname: str            # e.g. "chapters/01_minibatch_noise"
     title: str              # the first level-1 heading
     path: Path
-    opens_record: bool      # the source calls scoreboard.chapter(...)
+    opens_record: bool      # the source calls scoreboard.chapter(...) or vdlib.book.display.setup(...)
     labels: dict[str, str]  # label -> title of the heading it marks (the label itself if none)
     text: str = field(repr=False, default="")
 
