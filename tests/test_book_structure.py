@@ -51,7 +51,8 @@ def test_chapter_follows_the_template(path):
     for heading in ("## Learning objectives", "## Overview", "## Summary", "## Exercises", "{bibliography}"):
         assert heading in text, f"{path.name} lacks {heading!r}"
     assert text.count("```{exercise-start}") + text.count("```{exercise}") >= 3, f"{path.name}: fewer than 3 exercises"
-    assert "seed_everything(" in text and "vdlib.current(" in text, f"{path.name}: no seeded setup cell"
+    assert f'setup("chapters/{path.stem}"' in text, \
+        f"{path.name}: no setup cell (vdlib.book.display.setup seeds, prints the profile and the data)"
 
 
 def _bib_keys():
