@@ -640,7 +640,7 @@ def _accumulate(src, max_bytes, gemm_dtype):
     if C is None:
         raise ValueError("the gradient source yielded no rows (N = 0): pass at least two examples")
     flush(filled)
-    del block, tmp
+    block = tmp = None  # free the buffers before the rank-one update
     _check_rows(N, None)
     mean_shift = m / N
     C = blas.dsyrk(-1.0, mean_shift[:, None], beta=1.0 / N, c=C, trans=0, lower=0, overwrite_c=1)

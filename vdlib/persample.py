@@ -278,7 +278,7 @@ def _conv2d_rule(mod: nn.Conv2d, params, a, go, rows, written):
 
 
 def _batchnorm_rule(mod, params, a, go, rows, written):
-    n, c = a.shape[0], a.shape[1]
+    c = a.shape[1]
     spatial = tuple(range(2, a.dim()))
     if "weight" in params:
         p, s, e = params["weight"]

@@ -471,7 +471,7 @@ def diffusion_field(problem, dtype: torch.dtype = torch.float64, device: str | N
     Used in: 02_sgd_as_sde
     """
     problem = _check_problem(problem)
-    A, d, N = problem.A, problem.d, problem.N
+    A, N = problem.A, problem.N
     xs = problem.minimiser()
     H = problem.hessian()
     G = problem.per_sample_gradients(xs)

@@ -35,7 +35,6 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 from scipy.linalg import solve_banded
-from scipy.stats import norm
 
 from . import checks
 
