@@ -81,7 +81,7 @@ class FPEvolution:
     """A Fokker–Planck run (what :func:`evolve_1d` and :func:`evolve_2d` return).
 
     * ``times``: snapshot times, shape (T,); the first is 0, the last ``t_end``;
-    * ``rho``: the normalised densities at those times, shape (T, *grid);
+    * ``rho``: the normalised densities at those times, shape ``(T, *grid)``;
     * ``stationary``: the discrete stationary density of the same scheme, shape grid;
     * ``kl``: KL(ρ_t ‖ ρ^ss) at the snapshot times, shape (T,);
     * ``free_energy``: F(ρ_t) = E_ρ[Φ] − β⁻¹H(ρ_t) with Φ = −β⁻¹ log ρ^ss (so F = β⁻¹ KL here;

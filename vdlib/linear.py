@@ -132,7 +132,7 @@ def temperature(eta, b, replacement: bool = True, N=None) -> float:
 def max_stable_learning_rate(H) -> float:
     """The largest η for which the spectral radius of I − ηH is below 1 (supremum, not attained).
 
-    For eigenvalues λ of H with Re λ > 0, |1 − ηλ| < 1 ⇔ η < 2 Re λ / |λ|²; for symmetric H this
+    For eigenvalues λ of H with Re λ > 0, ``|1 − ηλ| < 1`` ⇔ ``η < 2 Re λ / |λ|²``; for symmetric H this
     is the familiar η < 2/λ_max(H). Returns 0.0 if some eigenvalue has Re λ ≤ 0 (no η works).
 
     Used in: 02_sgd_as_sde

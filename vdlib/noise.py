@@ -340,7 +340,7 @@ def _gb(nbytes: float) -> str:
 def route_memory(route: str, N: int, d: int, have_G: bool = False, gemm_dtype: str = "float64") -> int:
     """Estimated peak bytes of a spectrum route (beyond a G that the caller already holds).
 
-    ``dxd``: the d×d float64 accumulator, one block of rows (:func:`_block_rows`), a d×d float32
+    ``dxd``: the d×d float64 accumulator, one block of rows, a d×d float32
     block product when ``gemm_dtype="float32"``, and the eigenvalue solver's copy of the matrix
     (d² float64; :func:`symmetric_eigenvalues`). ``gram``: G in float32 unless held, the N×N
     float64 Gram matrix twice (centring, the solver's copy) and one float64 column block.

@@ -83,7 +83,7 @@ def _lag(lag, T: int) -> int:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Spectrum:
-    """|rFFT| of the increments: ``freq`` in cycles per record (epoch), ``mean``/``sd`` over coordinates."""
+    """``|rFFT|`` of the increments: ``freq`` in cycles per record (epoch), ``mean``/``sd`` over coordinates."""
 
     freq: np.ndarray
     mean: np.ndarray
@@ -94,7 +94,7 @@ class Spectrum:
 def increment_spectrum(X, n_bins: int | None = None) -> Spectrum:
     """Amplitude spectrum of the increments Δx_t = x_{t+1} − x_t of each coordinate (Fig. 3a).
 
-    For each column i, A_i(ν) = |rFFT(Δx_i)(ν)| / √n with n = T − 1 increments, on the grid
+    For each column i, A_i(ν) = ``|rFFT(Δx_i)(ν)|`` / √n with n = T − 1 increments, on the grid
     ``np.fft.rfftfreq(n)`` (cycles per record). White-noise increments of variance s² give
     E A_i² = s² at every frequency: a flat line (the mean amplitude is then √π/2·s ≈ 0.89 s). Returns the mean and standard deviation of A_i over
     the columns; ``n_bins`` keeps only the first bins (the paper plotted the first 1000, without
