@@ -25,9 +25,9 @@ import time
 import numpy as np
 import torch
 
-from vdlib import fokker_planck as fp
-from vdlib import potentials as pt
-from vdlib import sde
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import potentials as pt
+from vdlib.theory import sde
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 import vdlib
-from vdlib import linear, sgd
-from vdlib.regression import LinearRegression, make_linear_regression
+from vdlib.theory import linear, sgd
+from vdlib.theory.regression import LinearRegression, make_linear_regression
 
 NOTES = {(0.02, 10): (-1.32e-2, -1.30e-2), (0.04, 10): (-2.69e-2, -2.60e-2), (0.02, 20): (-6.59e-3, -6.51e-3)}
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import regression
-from vdlib import symbolic as sym
+from vdlib.book.display import aligned
+from vdlib.theory import regression
+from vdlib.theory import symbolic as sym
 
 N, b = sym.N_SYM, sym.B_SYM
 
@@ -236,7 +237,7 @@ def test_numeric_population_diffusion_is_the_symbolic_formula():
 
 
 def test_aligned_display_is_short_latex():
-    math = sym.aligned([(r"c(b)", sym.minibatch_factor(False)), ("x", r"\frac12")])
+    math = aligned([(r"c(b)", sym.minibatch_factor(False)), ("x", r"\frac12")])
     latex = math.data
     assert latex.startswith(r"\begin{aligned}") and latex.count(r"\\") == 1
     assert len(latex) < 200

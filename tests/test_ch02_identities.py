@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import linear
-from vdlib import sgd_symbolic as sym
+from vdlib.theory import linear
+from vdlib.theory import sgd_symbolic as sym
 
 eta, b, N, h, D, mu, T = sym.eta, sym.b, sym.N, sym.h, sym.D1, sym.mu, sym.T
 

@@ -4,10 +4,11 @@ import pytest
 import sympy as sp
 import torch
 
-from vdlib import fokker_planck as fp
-from vdlib import potentials as pot
-from vdlib import sde
-from vdlib import symbolic as sym
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import potentials as pot
+from vdlib.theory import sde
+from vdlib.theory import symbolic as sym
+from vdlib.theory import vector_calculus as vc
 
 x, y = sp.symbols("x y", real=True)
 XY = [x, y]
@@ -50,7 +51,7 @@ def test_green_identity_1d_2d():
     assert sp.simplify(lhs - sp.diff(B, x)) == 0
     phi, rho, b, D = general_2d()
     lhs2 = rho * sym.generator(phi, b, D, beta, XY) - phi * sym.fp_operator(rho, b, D, beta, XY)
-    assert sp.simplify(lhs2 - sym.divergence(sym.adjoint_boundary_flux(phi, rho, b, D, beta, XY), XY)) == 0
+    assert sp.simplify(lhs2 - vc.divergence(sym.adjoint_boundary_flux(phi, rho, b, D, beta, XY), XY)) == 0
 
 
 def test_adjoint_integrals_concrete():
@@ -65,20 +66,20 @@ def test_adjoint_integrals_concrete():
 def test_fp_operator_is_paper_form():
     _, rho, b, D = general_2d()
     f = sp.Function("f")(x, y)
-    grad_f = sym.gradient(f, XY)
-    paper = sym.divergence(grad_f * rho + sym.matrix_divergence(D * rho, XY) / beta, XY)
+    grad_f = vc.gradient(f, XY)
+    paper = vc.divergence(grad_f * rho + vc.matrix_divergence(D * rho, XY) / beta, XY)
     assert sp.simplify(sym.fp_operator(rho, -grad_f, D, beta, XY) - paper) == 0
-    expanded = -sym.divergence(sp.Matrix(b) * rho, XY) + sum(
+    expanded = -vc.divergence(sp.Matrix(b) * rho, XY) + sum(
         sp.diff(D[i, j] * rho, XY[i], XY[j]) for i in range(2) for j in range(2)) / beta
     assert sp.simplify(sym.fp_operator(rho, b, D, beta, XY) - expanded) == 0
 
 
 def test_matrix_divergence_convention_and_product_rule():
     M = sp.Matrix([[x * y, x**2], [y**3, x + y]])
-    assert sym.matrix_divergence(M, XY) == sp.Matrix([y + 0, 0 + 1])  # (div M)_i = sum_j d_j M_ij
+    assert vc.matrix_divergence(M, XY) == sp.Matrix([y + 0, 0 + 1])  # (div M)_i = sum_j d_j M_ij
     _, rho, _, D = general_2d()
-    lhs = sym.matrix_divergence(D * rho, XY)
-    rhs = sym.matrix_divergence(D, XY) * rho + D * sym.gradient(rho, XY)
+    lhs = vc.matrix_divergence(D * rho, XY)
+    rhs = vc.matrix_divergence(D, XY) * rho + D * vc.gradient(rho, XY)
     assert sym.is_zero(lhs - rhs)
 
 
@@ -90,7 +91,7 @@ def test_stratonovich_correction():
     D1, D2 = sp.Function("D_1", positive=True)(x, y), sp.Function("D_2", positive=True)(x, y)
     sigma = sp.diag(sp.sqrt(2 * D1 / beta), sp.sqrt(2 * D2 / beta))
     c2 = sym.stratonovich_correction(sigma, XY)
-    assert sym.is_zero(c2 - sym.matrix_divergence(sp.diag(D1, D2), XY) / (2 * beta))
+    assert sym.is_zero(c2 - vc.matrix_divergence(sp.diag(D1, D2), XY) / (2 * beta))
 
 
 @pytest.mark.parametrize("shift,power", [(0, 1), (sp.Rational(1, 2), sp.Rational(1, 2)), (1, 0)])
@@ -108,22 +109,22 @@ def test_zero_current_densities_1d(shift, power):
 def test_gibbs_detailed_balance_and_anisotropic_failure():
     f = sp.Function("f")(x, y)
     gibbs = sp.exp(-beta * f)
-    assert sym.is_zero(sym.probability_current(gibbs, -sym.gradient(f, XY), sp.eye(2), beta, XY))
-    assert sym.is_stationary(gibbs, -sym.gradient(f, XY), sp.eye(2), beta, XY)
+    assert sym.is_zero(sym.probability_current(gibbs, -vc.gradient(f, XY), sp.eye(2), beta, XY))
+    assert sym.is_stationary(gibbs, -vc.gradient(f, XY), sp.eye(2), beta, XY)
     f_dw = (x**2 - 1)**2 / 4 + y**2 / 2
     D_aniso = sp.Matrix([[1, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]])
-    assert not sym.is_stationary(sp.exp(-beta * f_dw), -sym.gradient(f_dw, XY), D_aniso, beta, XY)
+    assert not sym.is_stationary(sp.exp(-beta * f_dw), -vc.gradient(f_dw, XY), D_aniso, beta, XY)
 
 
 def test_example19_stationary_with_current():
     lam = sp.Symbol("lambda", real=True)
     Phi = (x**2 - 1)**2 / 4 + y**2 / 2
     Jss = sp.exp(-(x**2 + y**2)**2 / 4) * sp.Matrix([-y, x])
-    b = -sym.gradient(Phi, XY) + lam * sp.exp(Phi) * Jss
+    b = -vc.gradient(Phi, XY) + lam * sp.exp(Phi) * Jss
     assert sym.is_stationary(sp.exp(-Phi), b, sp.eye(2), 1, XY)
     J = sym.probability_current(sp.exp(-Phi), b, sp.eye(2), 1, XY)
     assert sym.is_zero(J - lam * Jss)
-    assert sym.is_zero(sym.divergence(Jss, XY))
+    assert sym.is_zero(vc.divergence(Jss, XY))
     # the numerical version in vdlib.potentials agrees with the symbolic current
     jx, jy = pot.example19_current(0.3, -0.7)
     Jn = Jss.subs({x: 0.3, y: -0.7}).evalf()
@@ -141,9 +142,9 @@ def test_ou_exercise_and_e6_exercise():
     assert sym.is_stationary(rho, -A * X, D, beta, XY)
     assert not sym.is_zero(sym.probability_current(rho, -A * X, D, beta, XY))
     f = x**2 / 2
-    assert sym.is_zero(sym.probability_current(sp.exp(-beta * f), -sym.gradient(f, XY), sp.diag(1, 2), beta, XY))
+    assert sym.is_zero(sym.probability_current(sp.exp(-beta * f), -vc.gradient(f, XY), sp.diag(1, 2), beta, XY))
     R = sp.Matrix([[1, -1], [1, 1]]) / sp.sqrt(2)
-    assert not sym.is_stationary(sp.exp(-beta * f), -sym.gradient(f, XY), R * sp.diag(1, 2) * R.T, beta, XY)
+    assert not sym.is_stationary(sp.exp(-beta * f), -vc.gradient(f, XY), R * sp.diag(1, 2) * R.T, beta, XY)
 
 
 def test_first_variation_of_free_energy():

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import potential_symbolic as ps
-from vdlib import potentials
+from vdlib.theory import linear, potentials
+from vdlib.theory import potential_symbolic as ps
+from vdlib.theory import vector_calculus as vc
 
 x, beta, T = ps.x, ps.beta, ps.T
 
@@ -30,10 +31,10 @@ def one():
 def test_matrix_divergence_is_row_wise_sum_of_column_derivatives():
     a, b_, c, d = (sp.Function(n)(ps.x, ps.y) for n in "abcd")
     M = sp.Matrix([[a, b_], [c, d]])
-    div = ps.matrix_divergence(M, (ps.x, ps.y))
+    div = vc.matrix_divergence(M, (ps.x, ps.y))
     assert zero(div - sp.Matrix([a.diff(ps.x) + b_.diff(ps.y), c.diff(ps.x) + d.diff(ps.y)]))
     with pytest.raises(ValueError, match="2×2"):
-        ps.matrix_divergence(sp.eye(3), (ps.x, ps.y))
+        vc.matrix_divergence(sp.eye(3), (ps.x, ps.y))
 
 
 # ------------------------------------------------------------------ eq. (7) and eq. (8)
@@ -136,7 +137,7 @@ def test_mode_1d_refines_below_grid_spacing():
 
 
 def test_stationary_1d_agrees_with_closed_form():
-    fp = pytest.importorskip("vdlib.fokker_planck")
+    fp = pytest.importorskip("vdlib.theory.fokker_planck")
     xs = np.linspace(-8, 8, 801)
     for b_ in (1.0, 5.0):
         rho = fp.stationary_1d(potentials.shift_grad, potentials.shift_D, b_, xs)
@@ -169,7 +170,7 @@ def test_ou_numeric_matches_notes_reference_and_symbolic():
     th = np.pi / 6
     R = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     H, D = np.diag([1.0, 4.0]), R @ np.diag([1.0, 0.1]) @ R.T
-    Sigma, U, Q = ps.ou_quadratic_forms(H, D, 2.0)
+    Sigma, U, Q = linear.ou_decomposition(H, D, 2.0)
     assert np.allclose(H @ Sigma + Sigma @ H, D)  # 2β⁻¹D with β = 2
     assert np.allclose((D + Q) @ U, H)
     assert np.allclose(Q, -Q.T)
@@ -192,11 +193,11 @@ def test_compact_display_keeps_the_expression_shape():
 
 
 def test_stationary_2d_of_linear_drift_is_exp_minus_beta_phi_with_current_j_rho():
-    fp = pytest.importorskip("vdlib.fokker_planck")
+    fp = pytest.importorskip("vdlib.theory.fokker_planck")
     th = np.pi / 6
     R = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
     H, D, beta_ = np.diag([1.0, 4.0]), R @ np.diag([1.0, 0.1]) @ R.T, 2.0
-    _, U, Q = ps.ou_quadratic_forms(H, D, beta_)
+    _, U, Q = linear.ou_decomposition(H, D, beta_)
     n = 141
     cx, cy = np.linspace(-2.4, 2.4, n + 1), np.linspace(-1.0, 1.0, n + 1)
     gx, gy = 0.5 * (cx[1:] + cx[:-1]), 0.5 * (cy[1:] + cy[:-1])

@@ -1,13 +1,14 @@
 """Every identity chapter 05 (SGD performs variational inference) displays, asserted with
-sympy.simplify(lhs - rhs) == 0 (through vdlib.free_energy.vanishes), plus the numerical checks of
+lhs - rhs == 0 (through vdlib.theory.symbolic.is_zero), plus the numerical checks of
 target R6 on a small grid."""
 import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import fokker_planck as fp
-from vdlib import free_energy as fe
-from vdlib import potentials as pot
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import free_energy as fe
+from vdlib.theory import potentials as pot
+from vdlib.theory import symbolic as sym
 
 beta = fe.beta
 Z_ = fe.Z
@@ -21,9 +22,9 @@ def diss():
 # ------------------------------------------------------------------ F and its first variation
 def test_free_energy_split():
     s = fe.free_energy_split()
-    assert fe.vanishes(s.energetic_entropic - s.kl_form)
+    assert sym.is_zero(s.energetic_entropic - s.kl_form)
     # the log Z term matters: without it the two integrands differ
-    assert not fe.vanishes(s.energetic_entropic - (s.kl_form + s.rho * sp.log(Z_) / beta))
+    assert not sym.is_zero(s.energetic_entropic - (s.kl_form + s.rho * sp.log(Z_) / beta))
 
 
 
@@ -50,13 +51,13 @@ def test_first_variation_is_linear_term_numerically():
 
 # ------------------------------------------------------------------ dF/dt
 def test_fp_equals_a3_form(diss):
-    assert fe.vanishes(diss.fp_original - diss.fp_a3)
+    assert sym.is_zero(diss.fp_original - diss.fp_a3)
 
 
 def test_integration_by_parts(diss):
-    assert fe.vanishes(diss.ibp_lhs - diss.ibp_rhs)
+    assert sym.is_zero(diss.ibp_lhs - diss.ibp_rhs)
     # dropping the j-term breaks the identity (j is an arbitrary function)
-    assert not fe.vanishes(diss.ibp_lhs - (diss.ibp_rhs - diss.jterm))
+    assert not sym.is_zero(diss.ibp_lhs - (diss.ibp_rhs - diss.jterm))
 
 
 def test_chemical_potential_constant_at_steady_state(diss):
@@ -65,19 +66,19 @@ def test_chemical_potential_constant_at_steady_state(diss):
 
 
 def test_jterm_by_stationarity(diss):
-    assert fe.vanishes(diss.jterm_lhs - diss.jterm_rhs)
+    assert sym.is_zero(diss.jterm_lhs - diss.jterm_rhs)
 
 
 def test_product_rule_e2(diss):
-    assert fe.vanishes(diss.prod_lhs - diss.prod_rhs)
+    assert sym.is_zero(diss.prod_lhs - diss.prod_rhs)
     # the App. C form without beta is wrong unless beta = 1
     wrong = diss.prod_lhs - diss.prod_paper
-    assert not fe.vanishes(wrong)
-    assert fe.vanishes(wrong.subs(beta, 1))
+    assert not sym.is_zero(wrong)
+    assert sym.is_zero(wrong.subs(beta, 1))
 
 
 def test_paper_route_a4(diss):
-    assert fe.vanishes(diss.a4_lhs - diss.a4_rhs)
+    assert sym.is_zero(diss.a4_lhs - diss.a4_rhs)
 
 
 # ------------------------------------------------------------------ Example 19 and E3
@@ -115,7 +116,7 @@ def test_degenerate_dissipation_zero_off_equilibrium():
 # ------------------------------------------------------------------ ELBO, temperatures, exercises
 def test_elbo_identity():
     q, Phi, V, lhs, rhs = fe.elbo_identity()
-    assert fe.vanishes(lhs - rhs)
+    assert sym.is_zero(lhs - rhs)
 
 
 def test_temperatures():
@@ -127,7 +128,7 @@ def test_temperatures():
 
 def test_gaussian_free_energy():
     m, s, k, F, F_kl = fe.gaussian_free_energy()
-    assert fe.vanishes(F - F_kl)
+    assert sym.is_zero(F - F_kl)
     sol = sp.solve([sp.diff(F, m), sp.diff(F, s)], [m, s], dict=True)
     assert sol == [{m: 0, s: 1 / sp.sqrt(beta * k)}]
 

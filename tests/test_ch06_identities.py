@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import fokker_planck as fp
-from vdlib import transport as tr
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import transport as tr
 
 x1, x2 = sp.symbols("x_1 x_2", real=True)
 beta, c = sp.symbols("beta c", positive=True)

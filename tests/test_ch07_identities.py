@@ -8,9 +8,10 @@ import scipy.linalg
 import sympy as sp
 
 import vdlib
-from vdlib import linear, sgd
-from vdlib import potential_symbolic as ps
-from vdlib.regression import LinearRegression, make_linear_regression
+from vdlib.theory import linear, sgd
+from vdlib.theory import potential_symbolic as ps
+from vdlib.theory import vector_calculus as vc
+from vdlib.theory.regression import LinearRegression, make_linear_regression
 
 
 def zero(expr) -> bool:
@@ -25,7 +26,7 @@ def rot(theta):
 
 @pytest.fixture(scope="module")
 def L():
-    return linear.lemma20_symbolic()
+    return ps.lemma20_symbolic()
 
 
 H3, BETA3 = np.diag([1.0, 4.0]), 2.0
@@ -123,12 +124,12 @@ def test_phi_equals_f_iff_D_is_identity(L):
 def test_e6_counter_example_constant_anisotropic_D():
     x1, x2 = sp.symbols("x_1 x_2", real=True)
     f, D = x1**2 / 2, sp.diag(1, 2)
-    gf = ps.gradient(f, [x1, x2])
-    j = -gf + D * gf - ps.matrix_divergence(D, [x1, x2]) / ps.beta
+    gf = vc.gradient(f, [x1, x2])
+    j = -gf + D * gf - vc.matrix_divergence(D, [x1, x2]) / ps.beta
     assert zero(j)
     # and e^{-βf} is stationary for the FP equation with this D
     rho = sp.exp(-ps.beta * f)
-    assert vdlib.symbolic.is_stationary(rho, -gf, D, ps.beta, [x1, x2])
+    assert vdlib.theory.symbolic.is_stationary(rho, -gf, D, ps.beta, [x1, x2])
 
 
 # ------------------------------------------------------------------ eq-ou-det (rank-one D)

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import critical_shift as cs
-from vdlib import fokker_planck as fp
-from vdlib import potential_symbolic as ps
-from vdlib import potentials as pot
-from vdlib.linear import solve_lyapunov
+from vdlib.theory import critical_shift as cs
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import potential_symbolic as ps
+from vdlib.theory import potentials as pot
+from vdlib.theory import vector_calculus as vc
+from vdlib.theory.linear import solve_lyapunov
 
 
 def zero(expr) -> bool:
@@ -85,7 +86,7 @@ def test_exercise1_divergence_free_D_moves_the_mode():
     H = sp.Matrix([[1, sp.Rational(1, 2)], [sp.Rational(1, 2), 1]])
     f = (sp.Matrix([x1, x2]).T * H * sp.Matrix([x1, x2]))[0] / 2
     D = sp.eye(2) + sp.tanh(x1) / 2 * sp.diag(0, 1)
-    assert zero(ps.matrix_divergence(D, (x1, x2)))
+    assert zero(vc.matrix_divergence(D, (x1, x2)))
     sh = cs.first_order_shift(f, D, (x1, x2))
     assert sh.v == sp.Matrix([sp.Rational(-2, 7), sp.Rational(2, 7)])
     assert sh.v_naive == sp.zeros(2, 1)

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from vdlib import noise
+from vdlib import persample
+from vdlib.deep import noise_spectrum
+from vdlib.theory import minibatch_noise
 from vdlib.experiments import spectrum as S
 
 EPS32 = float(np.finfo(np.float32).eps)
@@ -17,7 +19,7 @@ def _low_rank_gradients(N, d, r, seed=0):
 def test_eq_spec_D_is_the_centred_one_over_N_covariance():
     G = np.random.default_rng(1).standard_normal((40, 12))
     Gc = G - G.mean(0)
-    D = noise.diffusion_matrix(G)
+    D = minibatch_noise.diffusion_matrix(G)
     np.testing.assert_allclose(D, Gc.T @ Gc / 40, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(D, np.cov(G, rowvar=False, bias=True), rtol=1e-12, atol=1e-14)
 
@@ -25,21 +27,21 @@ def test_eq_spec_D_is_the_centred_one_over_N_covariance():
 @pytest.mark.parametrize("N,d", [(10, 50), (60, 20)])
 def test_eq_spec_rank_bound_rank_at_most_min_N_minus_1_d(N, d):
     G = np.random.default_rng(N).standard_normal((N, d))
-    sp = noise.diffusion_spectrum(G)
-    exact = np.linalg.matrix_rank(noise.diffusion_matrix(G))
+    sp = noise_spectrum.diffusion_spectrum(G)
+    exact = np.linalg.matrix_rank(minibatch_noise.diffusion_matrix(G))
     assert exact == min(N - 1, d) == sp.max_rank
     assert sp.rank(1e-8) == exact
 
 
 def test_rank_bound_is_attained_only_by_diverse_gradients():
     G = _low_rank_gradients(50, 30, r=4)  # 50 gradients in a 4-dim affine subspace: rank 4 < N - 1
-    assert noise.diffusion_spectrum(G).rank(1e-9) == 4
+    assert noise_spectrum.diffusion_spectrum(G).rank(1e-9) == 4
 
 
 def test_gram_route_has_the_same_nonzero_eigenvalues_as_the_dxd_route():
     G = np.random.default_rng(3).standard_normal((25, 40))
-    dxd = noise.diffusion_spectrum(G, route="dxd").eigenvalues
-    gram = noise.diffusion_spectrum(G, route="gram").eigenvalues
+    dxd = noise_spectrum.diffusion_spectrum(G, route="dxd").eigenvalues
+    gram = noise_spectrum.diffusion_spectrum(G, route="gram").eigenvalues
     ref = np.sort(np.linalg.eigvalsh(np.cov(G, rowvar=False, bias=True)))[::-1]
     np.testing.assert_allclose(dxd, ref, atol=1e-12)
     np.testing.assert_allclose(gram, ref, atol=1e-12)
@@ -48,7 +50,7 @@ def test_gram_route_has_the_same_nonzero_eigenvalues_as_the_dxd_route():
 
 def test_trace_is_the_sum_of_eigenvalues_and_the_mean_squared_deviation():
     G = np.random.default_rng(4).standard_normal((30, 20)) * np.linspace(0.1, 3, 20)
-    sp = noise.diffusion_spectrum(G)
+    sp = noise_spectrum.diffusion_spectrum(G)
     msd = np.mean(np.sum((G - G.mean(0)) ** 2, axis=1))
     assert sp.trace == pytest.approx(msd, rel=1e-12)
     assert sp.eigenvalues.sum() == pytest.approx(msd, rel=1e-10)
@@ -56,7 +58,7 @@ def test_trace_is_the_sum_of_eigenvalues_and_the_mean_squared_deviation():
 
 @pytest.mark.parametrize("d,rel", [(13_338, 1.6e-3), (26_982, 3.2e-3), (3_978, 4.7e-4)])
 def test_eq_spec_threshold_is_lambda_max_d_eps_float32(d, rel):
-    assert noise.paper_rank_threshold(2.0, d) == pytest.approx(2.0 * d * EPS32)
+    assert noise_spectrum.paper_rank_threshold(2.0, d) == pytest.approx(2.0 * d * EPS32)
     assert d * EPS32 == pytest.approx(rel, rel=0.02)  # the values quoted in the chapter and paper notes
 
 
@@ -64,10 +66,10 @@ def test_paper_threshold_rank_is_numpys_matrix_rank_convention():
     """The paper's rank is what numpy.linalg.matrix_rank returns for a symmetric matrix in float32."""
     noise_ = 1e-4 * np.random.default_rng(6).standard_normal((200, 60))
     G = _low_rank_gradients(200, 60, r=15, seed=5) + noise_
-    D = noise.diffusion_matrix(G)
+    D = minibatch_noise.diffusion_matrix(G)
     ev = np.linalg.eigvalsh(D)
     tol = ev.max() * 60 * EPS32  # matrix_rank's default tol = S.max() * max(M, N) * eps for float32
-    assert noise.numerical_rank(ev, rtol="paper") == np.linalg.matrix_rank(D, tol=tol)
+    assert noise_spectrum.numerical_rank(ev, rtol="paper") == np.linalg.matrix_rank(D, tol=tol)
 
 
 def test_paper_counts_match_the_quoted_numbers_of_eigenvalues():
@@ -93,8 +95,8 @@ def test_eq_spec_temperature_is_the_mean_per_coordinate_noise_of_one_step_over_e
     divided by η is (η/b) tr D / d; checked exactly from the mini-batch covariance and by sampling."""
     G = np.random.default_rng(7).standard_normal((80, 10)) * np.arange(1, 11)
     eta, b = 0.05, 8
-    D = noise.diffusion_matrix(G)
-    cov_step = eta ** 2 * noise.minibatch_covariance(G, b, replacement=True)
+    D = minibatch_noise.diffusion_matrix(G)
+    cov_step = eta ** 2 * minibatch_noise.minibatch_covariance(G, b, replacement=True)
     T = S.temperature(eta, b, float(np.trace(D)), 10)
     assert np.trace(cov_step) / 10 / eta == pytest.approx(T, rel=1e-12)
     rng = np.random.default_rng(8)
@@ -120,8 +122,8 @@ def test_softmax_gives_D_at_least_h_plus_1_exact_zero_eigenvalues():
     net = models.build("small-fc", seed=0)
     gen = torch.Generator().manual_seed(0)
     X, y = torch.randn(300, 49, generator=gen), torch.randint(0, 10, (300,), generator=gen)
-    G = noise.per_sample_gradients(net, torch.nn.CrossEntropyLoss(reduction="none"), X, y).double().numpy()
-    blocks = {b.name: b for b in noise.parameter_layout(net)}
+    G = persample.per_sample_gradients(net, torch.nn.CrossEntropyLoss(reduction="none"), X, y).double().numpy()
+    blocks = {b.name: b for b in persample.parameter_layout(net)}
     W, bias = blocks["net.4.weight"], blocks["net.4.bias"]
     h = W.shape[1]
     null = np.zeros((h + 1, G.shape[1]))
@@ -132,6 +134,6 @@ def test_softmax_gives_D_at_least_h_plus_1_exact_zero_eigenvalues():
     assert np.abs(G @ null.T).max() < 1e-5 * scale  # float32 gradients: zero to rounding
     # the last layer's block of D (650 × 650, N = 1000 > 650): exactly h + 1 zero eigenvalues
     X2, y2 = torch.randn(1000, 49, generator=gen), torch.randint(0, 10, (1000,), generator=gen)
-    G2 = noise.per_sample_gradients(net, torch.nn.CrossEntropyLoss(reduction="none"), X2, y2).double().numpy()
-    ev = noise.diffusion_spectrum(G2[:, W.start:bias.stop], route="dxd").eigenvalues
+    G2 = persample.per_sample_gradients(net, torch.nn.CrossEntropyLoss(reduction="none"), X2, y2).double().numpy()
+    ev = noise_spectrum.diffusion_spectrum(G2[:, W.start:bias.stop], route="dxd").eigenvalues
     assert np.count_nonzero(ev < 1e-9 * ev[0]) == h + 1

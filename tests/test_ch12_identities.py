@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from vdlib import noise
+from vdlib.theory import minibatch_noise
 
 
 def test_discrete_variance_at_fixed_eta_over_b_by_simulation():
@@ -26,10 +26,10 @@ def test_discrete_variance_at_fixed_eta_over_b_by_simulation():
 @pytest.mark.parametrize("N,b", [(12, 3), (10, 5)])
 def test_without_replacement_factor_by_enumeration(N, b):
     G = np.random.default_rng(N).standard_normal((N, 3))
-    D = noise.diffusion_matrix(G)
-    exact_wo = np.asarray(noise.enumerate_minibatch_covariance(G, b, replacement=False))
+    D = minibatch_noise.diffusion_matrix(G)
+    exact_wo = np.asarray(minibatch_noise.enumerate_minibatch_covariance(G, b, replacement=False))
     assert np.allclose(exact_wo, (1 - b / N) * N / (N - 1) * D / b)
-    exact_w = np.asarray(noise.enumerate_minibatch_covariance(G, 2, replacement=True))
+    exact_w = np.asarray(minibatch_noise.enumerate_minibatch_covariance(G, 2, replacement=True))
     assert np.allclose(exact_w, D / 2)
 
 
@@ -37,8 +37,8 @@ def test_trace_conversion_recovers_tr_D():
     """tr D = tr Σ_B · b · (1 − 1/N) / (1 − b/N) for sampling without replacement."""
     N, b = 12, 4
     G = np.random.default_rng(1).standard_normal((N, 5))
-    D = noise.diffusion_matrix(G)
-    tr_sigma = np.trace(np.asarray(noise.enumerate_minibatch_covariance(G, b, replacement=False)))
+    D = minibatch_noise.diffusion_matrix(G)
+    tr_sigma = np.trace(np.asarray(minibatch_noise.enumerate_minibatch_covariance(G, b, replacement=False)))
     assert np.isclose(tr_sigma * b * (1 - 1 / N) / (1 - b / N), np.trace(D))
 
 

@@ -90,7 +90,8 @@ def test_config_prints_version_profile_and_device(capsys):
 
 
 def test_submodules_load_lazily_and_unknown_names_fail():
-    assert vdlib.noise.__name__ == "vdlib.noise"
+    assert vdlib.theory.__name__ == "vdlib.theory"
+    assert vdlib.theory.sde.__name__ == "vdlib.theory.sde"
     with pytest.raises(AttributeError):
         vdlib.not_a_module
 

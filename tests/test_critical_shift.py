@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from vdlib import critical_shift as cs
-from vdlib import potentials as pot
+from vdlib.theory import critical_shift as cs
+from vdlib.theory import potentials as pot
 
 
 # ------------------------------------------------------------------ the 2-D example
@@ -137,7 +137,7 @@ def test_cholesky_small():
 def test_run_chains_sgd_matches_discrete_stationary_variance():
     """SGD on f = x²/2 with constant D = 1: Var = (η²/b)/(1 − (1 − η)²), mean 0, no skew."""
     eta, b = 0.2, 2
-    r = cs.run_chains(lambda X: X, lambda X: np.ones_like(X), eta / (2 * b), eta, n_chains=400,
+    r = cs.run_moment_chains(lambda X: X, lambda X: np.ones_like(X), eta / (2 * b), eta, n_chains=400,
                       n_steps=600, burn_in=50, x0=[0.0], seed=3, edges=[np.linspace(-1, 1, 21)])
     var = np.mean([g.cov()[0, 0] for g in r.groups])
     assert abs(var / ((eta**2 / b) / (1 - (1 - eta) ** 2)) - 1) < 0.05
@@ -151,13 +151,13 @@ def test_run_chains_sgd_matches_discrete_stationary_variance():
 def test_run_chains_input_errors():
     g, D = (lambda X: X), (lambda X: np.ones_like(X))
     with pytest.raises(ValueError, match="burn_in"):
-        cs.run_chains(g, D, 0.1, 0.1, n_chains=10, n_steps=5, burn_in=5, x0=[0.0])
+        cs.run_moment_chains(g, D, 0.1, 0.1, n_chains=10, n_steps=5, burn_in=5, x0=[0.0])
     with pytest.raises(ValueError, match="n_groups"):
-        cs.run_chains(g, D, 0.1, 0.1, n_chains=5, n_steps=5, burn_in=1, n_groups=10, x0=[0.0])
+        cs.run_moment_chains(g, D, 0.1, 0.1, n_chains=5, n_steps=5, burn_in=1, n_groups=10, x0=[0.0])
     with pytest.raises(ValueError, match="x0 is required"):
-        cs.run_chains(g, D, 0.1, 0.1, n_chains=10, n_steps=5, burn_in=1)
+        cs.run_moment_chains(g, D, 0.1, 0.1, n_chains=10, n_steps=5, burn_in=1)
     with pytest.raises(ValueError, match="positive"):
-        cs.run_chains(g, D, -0.1, 0.1, n_chains=10, n_steps=5, burn_in=1, x0=[0.0])
+        cs.run_moment_chains(g, D, -0.1, 0.1, n_chains=10, n_steps=5, burn_in=1, x0=[0.0])
 
 
 # ------------------------------------------------------------------ symbolic solver input checks

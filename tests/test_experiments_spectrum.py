@@ -10,8 +10,9 @@ import torch
 
 from vdlib import data as D
 from vdlib import models as M
-from vdlib import noise, train as T
+from vdlib import persample, train as T
 from vdlib.experiments import spectrum as S
+from vdlib.theory import minibatch_noise
 
 from cifar_files import make_cifar  # tests/cifar_files.py, shared with tests/test_data.py
 
@@ -99,7 +100,7 @@ def test_tiny_run_spectrum_matches_a_direct_computation(tiny_run):
         assert np.all(np.diff(ev) <= 1e-15) and s.n_samples == 128
         # oracle: the centred 1/N covariance of per-sample gradients of the checkpointed net, via its Gram matrix
         T.load_checkpoint(work / f"epoch_{s.epoch:04d}.pt", model)
-        G = noise.per_sample_gradients(model, torch.nn.CrossEntropyLoss(reduction="none"), X[:128], Y[:128])
+        G = persample.per_sample_gradients(model, torch.nn.CrossEntropyLoss(reduction="none"), X[:128], Y[:128])
         Gc = G.double().numpy() - G.double().numpy().mean(0)
         ref = np.sort(np.linalg.eigvalsh(Gc @ Gc.T / 128))[::-1]
         np.testing.assert_allclose(ev[:127], ref[:127], rtol=1e-6, atol=1e-9 * ref[0])
@@ -290,13 +291,13 @@ def _per_sample_gradients(model, X, Y):
 
 
 def _diffusion_spectrum_via_basis(G):
-    """The non-zero eigenvalues (descending) and trace of D = noise.diffusion_matrix(G), without the d×d matrix.
+    """The non-zero eigenvalues (descending) and trace of D = minibatch_noise.diffusion_matrix(G), without the d×d matrix.
 
     D = (1/N) G_cᵀ G_c lives in the span of the centred rows; with an orthonormal basis Q (d×N) of a space
     containing them, D = Q (Qᵀ D Q) Qᵀ and Qᵀ D Q = diffusion_matrix(G Q), an N×N matrix.
     """
     Q, _ = np.linalg.qr((G - G.mean(axis=0)).T)
-    DQ = noise.diffusion_matrix(G @ Q)
+    DQ = minibatch_noise.diffusion_matrix(G @ Q)
     return np.linalg.eigvalsh(DQ)[::-1], float(np.trace(DQ))
 
 
@@ -309,10 +310,10 @@ def test_cifar_spectra_equal_the_diffusion_matrix_of_independent_per_sample_grad
     # the basis trick is exact (checked where D itself is small enough to form)
     G_small = np.random.default_rng(0).normal(size=(6, 40))
     ev_small, tr_small = _diffusion_spectrum_via_basis(G_small)
-    dense = np.linalg.eigvalsh(noise.diffusion_matrix(G_small))[::-1]
+    dense = np.linalg.eigvalsh(minibatch_noise.diffusion_matrix(G_small))[::-1]
     np.testing.assert_allclose(ev_small, dense[:6], atol=1e-12)
     assert np.allclose(dense[6:], 0, atol=1e-12)
-    assert tr_small == pytest.approx(np.trace(noise.diffusion_matrix(G_small)))
+    assert tr_small == pytest.approx(np.trace(minibatch_noise.diffusion_matrix(G_small)))
 
     ref = c.ref["cifar10"]
     x = D.gcn(ref["x_train"].transpose(0, 3, 1, 2).astype(np.float32))  # NHWC -> NCHW, 135 images

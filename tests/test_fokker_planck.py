@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from vdlib import fokker_planck as fp
-from vdlib import linear
-from vdlib import potentials as pt
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import linear
+from vdlib.theory import potentials as pt
 
 
 def centres(a, b, n):
@@ -351,9 +351,9 @@ def test_stationary_2d_survives_a_pin_cell_whose_density_underflows():
     """Wide box, cold temperature: the first pinned cell (smallest outflow rate) lies where ρ
     underflows; the solver must re-pin at the largest |ρ| (a signed argmax re-picked the same cell
     and the result was rejected as hugely negative)."""
-    from vdlib import linear
-    from vdlib import potentials as pt
-    from vdlib.critical_shift import gaussian_box
+    from vdlib.theory import linear
+    from vdlib.theory import potentials as pt
+    from vdlib.theory.critical_shift import gaussian_box
 
     beta = 2 / 0.003
     D0 = pt.ch08_D(np.zeros(1), np.zeros(1))[0]

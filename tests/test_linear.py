@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vdlib import linear
+from vdlib.theory import linear
 
 
 def _random_spd(rng, d, low=0.5, high=4.0):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import linear, sgd
-from vdlib.regression import LinearRegression, make_linear_regression
+from vdlib.theory import linear, sgd
+from vdlib.theory.regression import LinearRegression, make_linear_regression
 
 
 def _rot(theta):
@@ -96,15 +96,6 @@ def test_rank_one_sigma_determinant_matches_kalman_determinant():
         S = linear.ou_decomposition(H4, np.outer(v, v), beta).Sigma
         kal = np.linalg.det(np.column_stack([v, H4 @ v]))
         assert np.isclose(np.linalg.det(S), kal**2 / (beta**2 * np.trace(H4) ** 2 * np.linalg.det(H4)))
-
-
-def test_ou_quadratic_forms_delegates_to_ou_decomposition():
-    from vdlib import potential_symbolic as ps
-
-    D = R30 @ np.diag([1.0, 0.1]) @ R30.T
-    a, b = ps.ou_quadratic_forms(H4, D, 2.0), linear.ou_decomposition(H4, D, 2.0)
-    for x, y in zip(a, b):
-        assert np.array_equal(x, y)
 
 
 def test_controllability():

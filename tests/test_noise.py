@@ -10,7 +10,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from vdlib import noise, regression
+from vdlib.book import figures
+from vdlib.theory import minibatch_noise, regression
 from vdlib.config import current
 
 matplotlib.use("Agg")
@@ -31,7 +32,7 @@ def test_diffusion_matrix_matches_definition_and_numpy_cov():
     N = G.shape[0]
     g = G.mean(axis=0)
     two_terms = sum(np.outer(row, row) for row in G) / N - np.outer(g, g)
-    D = noise.diffusion_matrix(G)
+    D = minibatch_noise.diffusion_matrix(G)
     np.testing.assert_allclose(D, two_terms, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(D, np.cov(G.T, bias=True), rtol=1e-12, atol=1e-12)
     assert np.linalg.eigvalsh(D).min() > -1e-12
@@ -39,7 +40,7 @@ def test_diffusion_matrix_matches_definition_and_numpy_cov():
 
 def test_diffusion_is_zero_when_all_gradients_are_equal():
     G = np.tile([1.5, -2.0], (7, 1))
-    np.testing.assert_array_equal(noise.diffusion_matrix(G), np.zeros((2, 2)))
+    np.testing.assert_array_equal(minibatch_noise.diffusion_matrix(G), np.zeros((2, 2)))
 
 
 def test_diffusion_matrix_stderr_is_calibrated():
@@ -50,8 +51,8 @@ def test_diffusion_matrix_stderr_is_calibrated():
     estimates, errors = [], []
     for _ in range(300):
         G = rng.normal(size=(400, 2)) @ L.T
-        estimates.append(noise.diffusion_matrix(G))
-        errors.append(noise.diffusion_matrix_stderr(G))
+        estimates.append(minibatch_noise.diffusion_matrix(G))
+        errors.append(minibatch_noise.diffusion_matrix_stderr(G))
     spread = np.std(estimates, axis=0, ddof=1)
     np.testing.assert_allclose(np.mean(errors, axis=0), spread, rtol=0.15)
     # Gaussian rows: Var(D_ij-hat) ~ (S_ii S_jj + S_ij^2)/N
@@ -65,45 +66,45 @@ def test_diffusion_matrix_stderr_is_calibrated():
 @pytest.mark.parametrize("replacement", [True, False])
 def test_enumeration_equals_formula(N, b, replacement):
     G = random_gradients(N, 3, seed=N * 10 + b)
-    enumerated = noise.enumerate_minibatch_covariance(G, b, replacement=replacement)
-    formula = noise.minibatch_covariance(G, b, replacement=replacement)
+    enumerated = minibatch_noise.enumerate_minibatch_covariance(G, b, replacement=replacement)
+    formula = minibatch_noise.minibatch_covariance(G, b, replacement=replacement)
     np.testing.assert_allclose(enumerated, formula, rtol=1e-10, atol=1e-12)
 
 
 def test_enumeration_distinguishes_the_schemes():
     """For 1 < b the two schemes differ, so the enumeration test above could fail."""
     G = random_gradients(5, 2, seed=0)
-    with_ = noise.enumerate_minibatch_covariance(G, 3, replacement=True)
-    without = noise.enumerate_minibatch_covariance(G, 3, replacement=False)
+    with_ = minibatch_noise.enumerate_minibatch_covariance(G, 3, replacement=True)
+    without = minibatch_noise.enumerate_minibatch_covariance(G, 3, replacement=False)
     assert not np.allclose(with_, without)
-    np.testing.assert_allclose(without, noise.without_replacement_factor(3, 5) * with_, rtol=1e-12)
+    np.testing.assert_allclose(without, minibatch_noise.without_replacement_factor(3, 5) * with_, rtol=1e-12)
 
 
 def test_enumeration_visits_every_batch_once():
     N, b = 5, 3
-    assert noise.number_of_batches(N, b, replacement=True) == len(list(itertools.product(range(N), repeat=b)))
-    assert noise.number_of_batches(N, b, replacement=False) == math.comb(N, b)
+    assert minibatch_noise.number_of_batches(N, b, replacement=True) == len(list(itertools.product(range(N), repeat=b)))
+    assert minibatch_noise.number_of_batches(N, b, replacement=False) == math.comb(N, b)
 
 
 def test_b_equals_N_without_replacement_has_no_noise():
     G = random_gradients(8, 2, seed=5)
-    np.testing.assert_array_equal(noise.minibatch_covariance(G, 8, replacement=False), np.zeros((2, 2)))
-    assert noise.without_replacement_factor(8, 8) == 0.0
-    samples = noise.sample_minibatch_gradients(G, 8, 50, replacement=False, rng=0)
+    np.testing.assert_array_equal(minibatch_noise.minibatch_covariance(G, 8, replacement=False), np.zeros((2, 2)))
+    assert minibatch_noise.without_replacement_factor(8, 8) == 0.0
+    samples = minibatch_noise.sample_minibatch_gradients(G, 8, 50, replacement=False, rng=0)
     np.testing.assert_allclose(samples, np.tile(G.mean(axis=0), (50, 1)), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("replacement", [True, False])
 def test_b_equals_1_gives_D(replacement):
     G = random_gradients(9, 3, seed=2)
-    np.testing.assert_allclose(noise.minibatch_covariance(G, 1, replacement=replacement),
-                               noise.diffusion_matrix(G), rtol=1e-12)
+    np.testing.assert_allclose(minibatch_noise.minibatch_covariance(G, 1, replacement=replacement),
+                               minibatch_noise.diffusion_matrix(G), rtol=1e-12)
 
 
 def test_without_replacement_factor_values():
     for N in (2, 5, 50):
         for b in range(1, N + 1):
-            assert noise.without_replacement_factor(b, N) == pytest.approx((N - b) / (N - 1), rel=1e-12, abs=1e-15)
+            assert minibatch_noise.without_replacement_factor(b, N) == pytest.approx((N - b) / (N - 1), rel=1e-12, abs=1e-15)
 
 
 # ------------------------------------------------------------------ Monte Carlo
@@ -120,18 +121,18 @@ def test_monte_carlo_matches_exact_covariance(reference_gradients, replacement):
     G, b = reference_gradients, 10
     draws = current().size("minibatch_mc_draws")
     g = G.mean(axis=0)
-    samples = noise.sample_minibatch_gradients(G, b, draws, replacement=replacement, rng=123)
+    samples = minibatch_noise.sample_minibatch_gradients(G, b, draws, replacement=replacement, rng=123)
     # unbiased: the sample mean is within MC error of g
     mean_se = samples.std(axis=0, ddof=1) / math.sqrt(draws)
     assert np.all(np.abs(samples.mean(axis=0) - g) <= Z_TOL * mean_se)
-    C, se = noise.empirical_covariance(samples, mean=g)
-    exact = noise.minibatch_covariance(G, b, replacement=replacement)
+    C, se = minibatch_noise.empirical_covariance(samples, mean=g)
+    exact = minibatch_noise.minibatch_covariance(G, b, replacement=replacement)
     assert np.all(np.abs(C - exact) <= Z_TOL * se), (C, exact, se)
-    ratio, ratio_se = noise.trace_ratio(samples, exact, mean=g)
+    ratio, ratio_se = minibatch_noise.trace_ratio(samples, exact, mean=g)
     assert abs(ratio - 1) <= Z_TOL * ratio_se
     # power: the other scheme's formula is rejected by the same samples
-    wrong = noise.minibatch_covariance(G, b, replacement=not replacement)
-    wrong_ratio, wrong_se = noise.trace_ratio(samples, wrong, mean=g)
+    wrong = minibatch_noise.minibatch_covariance(G, b, replacement=not replacement)
+    wrong_ratio, wrong_se = minibatch_noise.trace_ratio(samples, wrong, mean=g)
     assert abs(wrong_ratio - 1) > Z_TOL * wrong_se
 
 
@@ -141,8 +142,8 @@ def test_measured_factors_follow_the_exact_curve(reference_gradients):
     batch_sizes = [1, 10, 25, 49]
     draws = current().size("minibatch_mc_draws") // 2
     for replacement in (True, False):
-        f, se = noise.measured_factors(G, batch_sizes, draws, replacement=replacement, rng=7)
-        exact = np.array([1.0 if replacement else noise.without_replacement_factor(b, N) for b in batch_sizes])
+        f, se = minibatch_noise.measured_factors(G, batch_sizes, draws, replacement=replacement, rng=7)
+        exact = np.array([1.0 if replacement else minibatch_noise.without_replacement_factor(b, N) for b in batch_sizes])
         assert np.all(np.abs(f - exact) <= Z_TOL * se), (replacement, f, exact, se)
 
 
@@ -150,7 +151,7 @@ def test_without_replacement_sampler_draws_distinct_uniform_indices():
     """Every batch has b distinct examples and each example appears with frequency b/N."""
     N, b, draws = 12, 5, 20_000
     G = np.eye(N)  # the batch mean reveals the batch: entry i is n_i / b
-    samples = noise.sample_minibatch_gradients(G, b, draws, replacement=False, rng=11)
+    samples = minibatch_noise.sample_minibatch_gradients(G, b, draws, replacement=False, rng=11)
     counts = np.rint(samples * b)
     np.testing.assert_allclose(samples * b, counts, atol=1e-9)
     assert set(np.unique(counts)) <= {0.0, 1.0}
@@ -168,29 +169,29 @@ def test_empirical_covariance_standard_error_is_calibrated():
     estimates, errors = [], []
     for _ in range(300):
         X = rng.normal(size=(M, 2)) @ L.T
-        C, se = noise.empirical_covariance(X, mean=np.zeros(2))
+        C, se = minibatch_noise.empirical_covariance(X, mean=np.zeros(2))
         estimates.append(C)
         errors.append(se)
     np.testing.assert_allclose(np.mean(errors, axis=0), np.std(estimates, axis=0, ddof=1), rtol=0.15)
     # without the known mean the estimate is unbiased too (M/(M-1) correction)
     X = rng.normal(size=(200_000, 2)) @ L.T + np.array([3.0, -1.0])
-    C, se = noise.empirical_covariance(X)
+    C, se = minibatch_noise.empirical_covariance(X)
     assert np.all(np.abs(C - cov) <= Z_TOL * se)
 
 
 def test_trace_ratio_is_the_trace_of_empirical_covariance():
     X = np.random.default_rng(4).normal(size=(1000, 3))
     exact = np.diag([1.0, 2.0, 3.0])
-    C, _ = noise.empirical_covariance(X, mean=np.zeros(3))
-    ratio, _ = noise.trace_ratio(X, exact, mean=np.zeros(3))
+    C, _ = minibatch_noise.empirical_covariance(X, mean=np.zeros(3))
+    ratio, _ = minibatch_noise.trace_ratio(X, exact, mean=np.zeros(3))
     assert ratio == pytest.approx(np.trace(C) / 6.0, rel=1e-12)
 
 
 def test_sampling_is_reproducible_and_chunking_invariant(reference_gradients):
-    a = noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5)
-    b = noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5)
+    a = minibatch_noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5)
+    b = minibatch_noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5)
     np.testing.assert_array_equal(a, b)
-    c = noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5, chunk=1000)
+    c = minibatch_noise.sample_minibatch_gradients(reference_gradients, 10, 1000, replacement=True, rng=5, chunk=1000)
     np.testing.assert_array_equal(a, c)
 
 
@@ -200,26 +201,26 @@ def test_sampling_is_reproducible_and_chunking_invariant(reference_gradients):
 @pytest.mark.parametrize(
     "call,exc,match",
     [
-        (lambda G: noise.diffusion_matrix(G[:, 0]), ValueError, r"N×d matrix.*G\[:, None\]"),
-        (lambda G: noise.diffusion_matrix(G[:1]), ValueError, "at least two rows"),
-        (lambda G: noise.diffusion_matrix(np.where(G > 0, np.nan, G)), ValueError, "NaN"),
-        (lambda G: noise.minibatch_covariance(G, 0), ValueError, "at least 1"),
-        (lambda G: noise.minibatch_covariance(G, -3, replacement=False), ValueError, "at least 1"),
-        (lambda G: noise.minibatch_covariance(G, 2.5), TypeError, "must be an integer"),
-        (lambda G: noise.minibatch_covariance(G, 2.0), TypeError, "must be an integer"),
-        (lambda G: noise.minibatch_covariance(G, True), TypeError, "must be an integer"),
-        (lambda G: noise.minibatch_covariance(G, 7, replacement=False), ValueError, "larger than the dataset.*replacement=True"),
-        (lambda G: noise.without_replacement_factor(7, 6), ValueError, "larger than the dataset"),
-        (lambda G: noise.without_replacement_factor(1, 1), ValueError, "N must be at least 2"),
-        (lambda G: noise.sample_minibatch_gradients(G, 2, 0), ValueError, "draws must be at least 1"),
-        (lambda G: noise.sample_minibatch_gradients(G, 2, -10), ValueError, "draws must be at least 1"),
-        (lambda G: noise.sample_minibatch_gradients(G, 2, 10.0), TypeError, "draws must be an integer"),
-        (lambda G: noise.sample_minibatch_gradients(G, 7, 10, replacement=False), ValueError, "larger than the dataset"),
-        (lambda G: noise.enumerate_minibatch_covariance(G, 6, max_batches=1000), ValueError, "max_batches"),
-        (lambda G: noise.empirical_covariance(G, mean=np.zeros(3)), ValueError, r"mean must have shape \(2,\)"),
-        (lambda G: noise.empirical_covariance(G[:1]), ValueError, "at least 2 draws"),
-        (lambda G: noise.trace_ratio(G, np.eye(3)), ValueError, "exact_cov must be 2×2"),
-        (lambda G: noise.trace_ratio(G, np.zeros((2, 2))), ValueError, "positive trace"),
+        (lambda G: minibatch_noise.diffusion_matrix(G[:, 0]), ValueError, r"N×d matrix.*G\[:, None\]"),
+        (lambda G: minibatch_noise.diffusion_matrix(G[:1]), ValueError, "at least two rows"),
+        (lambda G: minibatch_noise.diffusion_matrix(np.where(G > 0, np.nan, G)), ValueError, "NaN"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, 0), ValueError, "at least 1"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, -3, replacement=False), ValueError, "at least 1"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, 2.5), TypeError, "must be an integer"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, 2.0), TypeError, "must be an integer"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, True), TypeError, "must be an integer"),
+        (lambda G: minibatch_noise.minibatch_covariance(G, 7, replacement=False), ValueError, "larger than the dataset.*replacement=True"),
+        (lambda G: minibatch_noise.without_replacement_factor(7, 6), ValueError, "larger than the dataset"),
+        (lambda G: minibatch_noise.without_replacement_factor(1, 1), ValueError, "N must be at least 2"),
+        (lambda G: minibatch_noise.sample_minibatch_gradients(G, 2, 0), ValueError, "draws must be at least 1"),
+        (lambda G: minibatch_noise.sample_minibatch_gradients(G, 2, -10), ValueError, "draws must be at least 1"),
+        (lambda G: minibatch_noise.sample_minibatch_gradients(G, 2, 10.0), TypeError, "draws must be an integer"),
+        (lambda G: minibatch_noise.sample_minibatch_gradients(G, 7, 10, replacement=False), ValueError, "larger than the dataset"),
+        (lambda G: minibatch_noise.enumerate_minibatch_covariance(G, 6, max_batches=1000), ValueError, "max_batches"),
+        (lambda G: minibatch_noise.empirical_covariance(G, mean=np.zeros(3)), ValueError, r"mean must have shape \(2,\)"),
+        (lambda G: minibatch_noise.empirical_covariance(G[:1]), ValueError, "at least 2 draws"),
+        (lambda G: minibatch_noise.trace_ratio(G, np.eye(3)), ValueError, "exact_cov must be 2×2"),
+        (lambda G: minibatch_noise.trace_ratio(G, np.zeros((2, 2))), ValueError, "positive trace"),
     ],
 )
 def test_bad_input_messages(call, exc, match):
@@ -230,7 +231,7 @@ def test_bad_input_messages(call, exc, match):
 
 def test_with_replacement_allows_b_larger_than_N():
     G = random_gradients(4, 2, seed=0)
-    np.testing.assert_allclose(noise.minibatch_covariance(G, 9, replacement=True), noise.diffusion_matrix(G) / 9)
+    np.testing.assert_allclose(minibatch_noise.minibatch_covariance(G, 9, replacement=True), minibatch_noise.diffusion_matrix(G) / 9)
 
 
 # ------------------------------------------------------------------ linear regression
@@ -255,7 +256,7 @@ def test_population_diffusion_matches_a_large_gaussian_dataset():
     p = regression.make_linear_regression(N, seed=3, input_scales=scales, x_true=x_star, noise="homoscedastic")
     for x in (x_star, x_star + np.array([0.5, 0.25]), np.array([-1.0, 0.5])):
         G = p.per_sample_gradients(x)
-        D_hat, se = noise.diffusion_matrix(G), noise.diffusion_matrix_stderr(G)
+        D_hat, se = minibatch_noise.diffusion_matrix(G), minibatch_noise.diffusion_matrix_stderr(G)
         D = regression.population_diffusion(x, x_star, np.diag(scales**2), 1.0)
         assert np.all(np.abs(D_hat - D) <= Z_TOL * se), (x, D_hat, D, se)
     # power: dropping the rank-one term Sigma e e^T Sigma is detected at a point far from x*
@@ -264,7 +265,7 @@ def test_population_diffusion_matches_a_large_gaussian_dataset():
     S = np.diag(scales**2)
     G = p.per_sample_gradients(x)
     wrong = (1.0 + e @ S @ e) * S
-    assert np.any(np.abs(noise.diffusion_matrix(G) - wrong) > Z_TOL * noise.diffusion_matrix_stderr(G))
+    assert np.any(np.abs(minibatch_noise.diffusion_matrix(G) - wrong) > Z_TOL * minibatch_noise.diffusion_matrix_stderr(G))
 
 
 def test_population_diffusion_properties():
@@ -331,14 +332,14 @@ def test_heteroscedastic_noise_breaks_commutation_but_homoscedastic_does_not():
 def test_plot_helpers_return_figures_and_check_input(reference_gradients):
     import matplotlib.pyplot as plt
 
-    fig = noise.plot_factor_curve(50, [1, 10], [1.0, 1.0], [0.01, 0.01], [1.0, 0.8], [0.01, 0.01])
+    fig = figures.plot_factor_curve(50, [1, 10], [1.0, 1.0], [0.01, 0.01], [1.0, 0.8], [0.01, 0.01])
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) >= 2
     plt.close(fig)
     H = np.diag([1.0, 4.0])
-    fig = regression.plot_noise_geometry(H, [H, np.eye(2)], ["a", "b"])
+    fig = figures.plot_noise_geometry(H, [H, np.eye(2)], ["a", "b"])
     assert len(fig.axes) == 2 and all(len(ax.patches) == 2 for ax in fig.axes)
     plt.close(fig)
     with pytest.raises(ValueError, match="one title per"):
-        regression.plot_noise_geometry(H, [H], ["a", "b"])
+        figures.plot_noise_geometry(H, [H], ["a", "b"])
     with pytest.raises(ValueError, match="2×2"):
-        regression.plot_noise_geometry(np.eye(3), [np.eye(3)], ["a"])
+        figures.plot_noise_geometry(np.eye(3), [np.eye(3)], ["a"])

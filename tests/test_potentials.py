@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vdlib import potentials as pt
+from vdlib.theory import potentials as pt
 
 
 def _fd(f, x, h=1e-6):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import sde
+from vdlib.theory import sde
 
 
 def _ou(theta):
@@ -27,7 +27,7 @@ def test_ou_stationary_variance_matches_the_exact_values():
 
 
 def test_ou_multidimensional_matches_discrete_lyapunov():
-    from vdlib import linear
+    from vdlib.theory import linear
 
     H = np.array([[1.0, 0.3], [0.3, 2.0]])
     sigma = np.array([[0.5, 0.0], [0.4, 0.3]])

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import linear, sgd
-from vdlib.regression import make_linear_regression
+from vdlib.theory import linear, sgd
+from vdlib.theory.regression import make_linear_regression
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from vdlib import linear, trajectory as tj
+from vdlib import trajectory as tj
+from vdlib.theory import linear
 
 
 def _ar1_chains(M, S_chol, n_chains, T, seed, burn=200):

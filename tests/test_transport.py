@@ -4,9 +4,9 @@ import ot
 import pytest
 from scipy.stats import norm
 
-from vdlib import fokker_planck as fp
-from vdlib import potentials
-from vdlib import transport as tr
+from vdlib.theory import fokker_planck as fp
+from vdlib.theory import potentials
+from vdlib.theory import transport as tr
 
 
 def quantile_particles(m, s, n):

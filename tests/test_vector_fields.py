@@ -9,9 +9,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from vdlib import plotting, sde  # noqa: E402
-from vdlib import potentials as pot  # noqa: E402
-from vdlib import vector_fields as vf  # noqa: E402
+from vdlib.book import plotting  # noqa: E402
+from vdlib.theory import sde  # noqa: E402
+from vdlib.theory import potentials as pot  # noqa: E402
+from vdlib.theory import vector_fields as vf  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ classify

@@ -3,7 +3,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pytest
 
-from vdlib import config, widgets
+from vdlib.book import widgets
 
 matplotlib.use("Agg")
 
@@ -73,12 +73,6 @@ def test_panel_input_errors():
         widgets.panel(42, eta=(0, 1, 0.1, 0.5))
     with pytest.raises(ValueError, match="at least one control"):
         widgets.panel(lambda: None)
-
-
-def test_progress_bars_only_under_full():
-    assert widgets.progress(range(3), config=config.current("ci")).disable
-    assert widgets.progress(range(3), config=config.current("book")).disable
-    assert not widgets.progress(range(3), config=config.current("full")).disable
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,7 +201,7 @@ def test_static_panel_with_frames_precomputes_a_working_html_slider(monkeypatch)
 
 def test_frames_stay_small():
     """Frames at FRAME_DPI with a 64-colour palette: a book-sized line plot is a few kB."""
-    from vdlib import plotting
+    from vdlib.book import plotting
 
     plotting.book_style()
     p = widgets.panel(_experiment([]), static=True, show=False, frames={"eta": [0.01, 0.1]}, eta=(0.01, 0.1, 0.01, 0.02), b=(1, 64, 1, 10))

@@ -1,17 +1,44 @@
 """vdlib: the tested library behind the book "SGD performs variational inference".
 
-Chapters import it; every function worth testing lives here. Submodules load on first use
-(``vdlib.noise``, ``vdlib.symbolic``, ...), so ``import vdlib`` stays cheap.
+Chapters import it; every function worth testing lives here. The package has five parts, each a
+subpackage, layered so that each only imports the parts above it in this table:
+
+===============  ===========================  ===================================================
+part             subpackage                   what is there
+===============  ===========================  ===================================================
+I–III theory     :mod:`vdlib.theory`          closed forms, SymPy derivations, mini-batch noise
+                                              (Definition 1), SDE / Fokker–Planck / transport
+                                              solvers, least-squares SGD chains
+IV networks      :mod:`vdlib.deep`            data sets, models, training, per-sample gradients,
+                                              the D-spectrum engine, the many-chain engine
+IV statistics    :mod:`vdlib.analysis`        statistics of recorded trajectories: spectra,
+                                              autocorrelation, PCA, time-reversal tests, summaries
+the book         :mod:`vdlib.book`            what a chapter shows: display kit, plotting style,
+                                              figures, widgets, the results scoreboard
+long runs        :mod:`vdlib.experiments`     command-line experiments (``python -m
+                                              vdlib.experiments``) that write artifacts
+===============  ===========================  ===================================================
+
+Beneath them all, at the top level: :mod:`vdlib.config` (run profiles, seeds, devices, threads),
+:mod:`vdlib.checks` (input checks), :mod:`vdlib.files` (atomic writes), :mod:`vdlib.progress`
+(progress bars a caller switches on), :mod:`vdlib.provenance` (the metadata of a run:
+versions, device, threads, data; ``python -m vdlib`` prints it) and :mod:`vdlib.results` (the
+committed full-scale results). Only ``book`` and ``experiments`` touch plotting, widgets or
+IPython, and ``theory`` never imports ``deep`` or ``analysis`` (``tests/test_layout_rules.py``).
+
+``current``, ``seed_everything`` and ``select_device`` (from :mod:`vdlib.config`) and ``__version__``
+are available here; the parts load on first use (``vdlib.theory.sde``, ``vdlib.deep.data``, ...), so
+``import vdlib`` stays cheap.
 """
 from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
+from .config import current, seed_everything, select_device
 
-from .config import current, seed_everything, select_device  # noqa: E402
-
-_SUBMODULES = ("book", "chains", "config", "critical_shift", "data", "files", "fokker_planck", "free_energy", "linear", "models", "noise", "persample", "plotting", "potential_symbolic", "potentials", "regression", "sde", "sgd", "sgd_symbolic", "symbolic", "train", "trajectory", "transport", "vector_fields", "widgets", "experiments")
+_SUBMODULES = ("theory", "deep", "analysis", "book", "experiments", "config", "checks", "files", "progress",
+               "provenance", "results")
 
 
 def __getattr__(name):

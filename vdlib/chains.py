@@ -92,6 +92,7 @@ import torch
 from torch import nn
 
 from . import checks, files
+from .progress import progress as progress_bar
 
 __all__ = [
     "Layout",
@@ -884,8 +885,8 @@ CHECKPOINT_FILE = "checkpoint.pt"
 
 
 def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, resume: bool = False,
-               record_fdr: bool = False, checkpoint_every: float = 60.0, progress: bool | None = None,
-               config=None, stop_after: int | None = None, workers: int = 1,
+               record_fdr: bool = False, checkpoint_every: float = 60.0, progress: bool = False,
+               stop_after: int | None = None, workers: int = 1,
                checkpoint_file: str = CHECKPOINT_FILE) -> dict[str, Record]:
     """Run groups of chains in lock-step for ``epochs`` epochs, recording every epoch.
 
@@ -906,9 +907,10 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
         Also store the vectors ∇f(θ_t) and Δθ_t (doubles / triples the storage).
     checkpoint_every : float
         Seconds between checkpoints (one is always written at the end).
-    progress : bool, optional
-        A :func:`vdlib.widgets.progress` bar with loss, ‖∇f‖/√d and epochs/s of the first group;
-        default: only under the ``full`` profile.
+    progress : bool
+        A progress bar (:func:`vdlib.progress.progress`) with loss, ‖∇f‖/√d and epochs/s of the first
+        group; the caller decides (``progress=cfg.show_progress``: on under the ``full`` profile).
+        Default: no bar.
     stop_after : int, optional
         Stop (after checkpointing) once this many epochs are done: simulates a killed run in tests.
     workers : int
@@ -1009,17 +1011,9 @@ def run_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, 
         return record_state(name, t + 1)
 
     state_epoch = [start]
-    show = progress
-    if show is None:
-        from .config import current
-
-        show = (config or current()).show_progress
     bar = None
-    if show:
-        from .widgets import progress as progress_bar
-
-        bar = progress_bar(total=epochs, initial=start, config=config, disable=False, unit="epoch",
-                           desc="chains")
+    if progress:
+        bar = progress_bar(total=epochs, initial=start, enabled=True, unit="epoch", desc="chains")
     first = next(iter(engines))
     workers = checks.integer(workers, "workers")
     pool = ThreadPoolExecutor(min(workers, len(engines))) if workers > 1 and len(engines) > 1 else None

@@ -154,7 +154,7 @@ class Config:
         return self.profile == "full"
 
     def __str__(self) -> str:
-        from . import __version__
+        from ._version import __version__
 
         return f"vdlib {__version__} | profile: {self.profile} | device: {self.device}"
 

@@ -75,6 +75,7 @@ from typing import Sequence
 import numpy as np
 
 from . import checks
+from .progress import progress as progress_bar
 
 ENV_DATA = "VDLIB_DATA"
 #: Set to 1 (or true/yes/on) to hide system-wide data (Debian's dataset-fashion-mnist): a bare machine.
@@ -767,7 +768,7 @@ def _read_cifar(name: str, f: _Found):
 
 
 def load(name: str, root=None, download: bool = False, base_url: str | None = None, *,
-         timeout: float = 60.0) -> Dataset:
+         timeout: float = 60.0, progress: bool = False) -> Dataset:
     """Load a real image dataset and say where it came from.
 
     Parameters
@@ -787,6 +788,8 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
         ``base_url + filename``.
     timeout : float
         Seconds to wait on the network per request.
+    progress : bool
+        Show a progress bar while downloading (the caller decides, e.g. ``progress=cfg.show_progress``).
 
     Returns
     -------
@@ -814,7 +817,7 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
         rejected.append(f"{f.path}: {problem}")
     if not download:
         raise DataNotFoundError(_not_found_message(name, root, tried, rejected))
-    where = fetch(name, root=root, base_url=base_url, timeout=timeout)
+    where = fetch(name, root=root, base_url=base_url, timeout=timeout, progress=progress)
     found, tried = _candidates(name, where.root)
     for f in found:
         if f.path == where.path or where.path in f.path.parents or f.path in where.path.parents:
@@ -909,10 +912,8 @@ def _file_md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fetch_file(url: str, dest: Path, remote: RemoteFile, timeout: float) -> None:
+def _fetch_file(url: str, dest: Path, remote: RemoteFile, timeout: float, progress: bool = False) -> None:
     """Download ``url`` to a temporary file next to ``dest``, verify it, then rename it atomically."""
-    from .widgets import progress
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -921,8 +922,8 @@ def _fetch_file(url: str, dest: Path, remote: RemoteFile, timeout: float) -> Non
         sha = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             total = resp.headers.get("Content-Length")
-            with progress(total=int(total) if total and total.isdigit() else None, unit="B", unit_scale=True,
-                          desc=dest.name) as bar:
+            with progress_bar(total=int(total) if total and total.isdigit() else None, enabled=bool(progress),
+                              unit="B", unit_scale=True, desc=dest.name) as bar:
                 for chunk in iter(lambda: resp.read(1 << 20), b""):
                     out.write(chunk)
                     md5.update(chunk)
@@ -956,12 +957,13 @@ class Fetched:
     description: str
 
 
-def fetch(name: str, root=None, base_url: str | None = None, *, timeout: float = 60.0) -> Fetched:
+def fetch(name: str, root=None, base_url: str | None = None, *, timeout: float = 60.0,
+          progress: bool = False) -> Fetched:
     """Download ``name`` (only what is missing or fails its MD5), verified; :func:`load` calls it for ``download=True``.
 
     Files land in torchvision's layout under the download root (``MNIST/raw/``,
     ``FashionMNIST/raw/``; CIFAR: the archive plus its extracted folder), so torchvision and
-    vdlib can share them.
+    vdlib can share them. ``progress=True`` shows a progress bar per file (:mod:`vdlib.progress`).
     """
     name = canonical_name(name)
     if name == BUNDLED:
@@ -981,7 +983,7 @@ def fetch(name: str, root=None, base_url: str | None = None, *, timeout: float =
         for base in mirrors:
             url = base if base.endswith(remote.filename) else base.rstrip("/") + "/" + remote.filename
             try:
-                _fetch_file(url, dest, remote, timeout)
+                _fetch_file(url, dest, remote, timeout, progress)
             except (urllib.error.URLError, OSError, ValueError) as exc:  # ChecksumError is an OSError
                 errors.append((url, exc))
                 continue

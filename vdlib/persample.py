@@ -54,6 +54,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .progress import progress as progress_bar
+
 __all__ = [
     "ParamBlock",
     "parameter_layout",
@@ -559,9 +561,7 @@ class GradientChunks:
         _warn_fallback(plan)
         starts = range(0, self.n, self.chunk_size)
         if self.progress:
-            from .widgets import progress as _progress
-
-            starts = _progress(starts, desc="per-sample gradients")
+            starts = progress_bar(starts, enabled=True, desc="per-sample gradients")
         with _EvalAndFrozen(self.model):
             for start in starts:
                 stop = min(start + self.chunk_size, self.n)
@@ -619,8 +619,7 @@ def per_sample_gradients(model: nn.Module, loss_fn, inputs: torch.Tensor, target
         ``torch.func`` fallback for every other parameter, with one warning per module type.
         ``"own"``: refuse instead of falling back. ``"vmap"``: ``torch.func`` only (the oracle).
     progress : bool
-        Show a progress bar over chunks (only under the ``full`` profile, see
-        :func:`vdlib.widgets.progress`).
+        Show a progress bar over chunks (:func:`vdlib.progress.progress`); the caller decides.
 
     Returns
     -------

@@ -52,6 +52,7 @@ from torch import nn
 
 from . import checks, files
 from .config import torch_threads
+from .progress import progress as progress_bar
 
 __all__ = [
     "TrainResult",
@@ -414,8 +415,7 @@ def train(
     resume_every: int = 1,
     resume: bool = False,
     overwrite: bool = False,
-    progress: bool | None = None,
-    config=None,
+    progress: bool = False,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     num_threads: int | None = None,
     channels_last: bool | None = None,
@@ -466,8 +466,9 @@ def train(
     overwrite : bool
         Start fresh even if ``checkpoint_dir`` holds checkpoints (they are replaced as the run
         reaches them). Without ``resume`` or ``overwrite``, existing checkpoints are an error.
-    progress : bool, optional
-        Show a progress bar (:func:`vdlib.widgets.progress`); default: only under the ``full`` profile.
+    progress : bool
+        Show a progress bar over the epochs (:func:`vdlib.progress.progress`); the caller decides, e.g.
+        ``progress=cfg.show_progress`` (on under the ``full`` profile). Default: no bar.
     on_epoch_end : callable, optional
         ``f(epoch, row)`` after each epoch's checkpoint is written.
     num_threads : int, optional
@@ -497,7 +498,7 @@ def train(
 
 def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, replacement, drop_last, seed,
            generator, device, eval_data, eval_every, eval_batch_size, checkpoint_dir, checkpoint_epochs,
-           resume_every, resume, overwrite, progress, config, on_epoch_end, channels_last,
+           resume_every, resume, overwrite, progress, on_epoch_end, channels_last,
            **_ignored) -> TrainResult:
     # ---- validate -------------------------------------------------------------------------------
     from .models import check_input
@@ -596,11 +597,6 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
 
     cuda_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     kept: dict[int, Path] = {e: p for e, p in list_checkpoints(folder).items() if e <= start} if (folder and resume) else {}
-    show = progress
-    if show is None:
-        from .config import current
-
-        show = (config or current()).show_progress
     with torch.random.fork_rng(devices=cuda_devices):
         if ckpt is None:
             # dropout's stream: seeded from the explicit generator, so seed= fixes everything
@@ -636,13 +632,10 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
         if start == 0:
             write(0, final=epochs == 0)
 
-        if show:  # imported only when shown: vdlib.widgets pulls in ipywidgets
-            from .widgets import progress as progress_bar
-
-            bar = progress_bar(range(start, epochs), config=config, disable=False, initial=start, total=epochs,
+        bar = None
+        if progress:
+            bar = progress_bar(range(start, epochs), enabled=True, initial=start, total=epochs,
                                desc=settings["model"], unit="epoch")
-        else:
-            bar = None
         model.train()
         try:
             for epoch in (bar if bar is not None else range(start, epochs)):

@@ -120,7 +120,7 @@ def setup(docname: str, title: str, *, data: str, seed: int = 0, data_label: str
 
 
 def _book_style() -> None:
-    from .. import plotting
+    from . import plotting
 
     plotting.book_style()
 
@@ -177,7 +177,7 @@ def check_identity(lhs, rhs, name: str, *, quiet: bool = False) -> None:
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"check_identity: name the identity (a non-empty string), got {name!r}")
-    from ..symbolic import assert_identity
+    from ..theory.symbolic import assert_identity
 
     assert_identity(lhs, rhs, name)
     if not quiet:

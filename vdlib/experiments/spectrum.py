@@ -300,7 +300,7 @@ def paper_statistics(eigenvalues, dim: int | None = None) -> dict[str, float]:
     thresh).describe()`` does. Also returned: the unclipped mean tr D / d, the rank at the paper's
     threshold and its share of d.
     """
-    from ..noise import numerical_rank, paper_rank_threshold
+    from ..deep.noise_spectrum import numerical_rank, paper_rank_threshold
 
     ev = np.asarray(eigenvalues, dtype=np.float64).reshape(-1)
     d = ev.size if dim is None else checks.integer(dim, "dim")
@@ -349,7 +349,7 @@ class Snapshot:
         return paper_statistics(self.eigenvalues, self.dim)
 
     def rank(self, rtol="paper") -> int:
-        from ..noise import numerical_rank
+        from ..deep.noise_spectrum import numerical_rank
 
         return numerical_rank(self.eigenvalues, rtol=rtol, dim=self.dim)
 
@@ -373,7 +373,7 @@ class SpectrumResult:
     def summary_rows(self) -> list[dict[str, Any]]:
         """One dict per run and snapshot: epoch, fraction, N, d, rank (paper threshold) and its %, the
         clipped mean ± sd, tr D/d, ranks at 1e-2/1e-3/1e-4·λ_max, errors, seconds, dataset label."""
-        from ..noise import RELATIVE_RANK_TOLERANCES
+        from ..deep.noise_spectrum import RELATIVE_RANK_TOLERANCES
 
         rows = []
         for run, snaps in self.snapshots.items():
@@ -508,7 +508,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     Under the ``full`` profile with ``dataset="auto"``, a machine that has neither MNIST nor Fashion-MNIST
     (only the bundled 10,000 digits) raises :class:`vdlib.data.DataNotFoundError` before anything runs.
     """
-    from ..config import select_device, torch_threads
+    from ..config import current, select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
@@ -518,6 +518,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     dev = select_device(device)
     if num_threads is not None:
         num_threads = checks.integer(num_threads, "num_threads")
+    progress = current().show_progress if progress is None else bool(progress)
     with torch_threads(num_threads):
         if work is None and out is None:
             with tempfile.TemporaryDirectory(prefix="vdlib-spectrum-") as tmp:
@@ -533,7 +534,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
 
     from .. import models as M
     from .. import train as T
-    from ..noise import diffusion_spectrum, rank_vs_n
+    from ..deep.noise_spectrum import diffusion_spectrum, rank_vs_n
     from ..persample import per_sample_gradient_chunks, per_sample_gradients
 
     t_start = time.perf_counter()
@@ -623,7 +624,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 t0 = time.perf_counter()
                 _log(f"{run_name}: epoch {e}: D from {len(Ys)} per-sample gradients (route {p.route})", verbose)
                 chunks = per_sample_gradient_chunks(model, loss_fn, Xs.to(dev), Ys.to(dev),
-                                                    progress=bool(progress))
+                                                    progress=progress)
                 sp = diffusion_spectrum(chunks, route=p.route, gemm_dtype=p.gemm_dtype)
                 row = hist[e - 1] if len(hist) >= e else {}
                 s = Snapshot(run=run_name, epoch=e, fraction=e / epochs, eigenvalues=sp.eigenvalues,

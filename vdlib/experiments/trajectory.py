@@ -96,6 +96,7 @@ import torch
 
 from .. import chains as ch
 from .. import checks, files
+from ..progress import progress as progress_bar
 
 __all__ = ["CONTROLS", "DATASETS", "Protocol", "protocol", "TrajectoryResult", "load_data", "pretrain", "run", "load",
            "add_arguments", "main", "ARTIFACT_FORMAT", "summarize", "load_summary", "TrajectorySummary",
@@ -417,7 +418,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     verbose : bool
         Print the partition into processes when the recording starts (the command line does).
     """
-    from ..config import select_device, torch_threads
+    from ..config import current, select_device, torch_threads
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
@@ -432,6 +433,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     dev = select_device(device)
     if num_threads is not None:
         num_threads = checks.integer(num_threads, "num_threads")
+    progress = current().show_progress if progress is None else bool(progress)
     with torch_threads(num_threads):
         return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
                     processes, num_threads, verbose)
@@ -779,10 +781,6 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
                                     progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
                                     workers=workers)
         else:
-            if progress is None:
-                from ..config import current
-
-                progress = current().show_progress
             results = _record_in_processes(p, folder, partition, resume=resume, progress=progress, dev=dev,
                                            data_root=data_root, fingerprint=data_info["fingerprint"],
                                            stop_after=stop_after, checkpoint_every=checkpoint_every,
@@ -1209,8 +1207,7 @@ def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_poin
         raise ValueError("the artifact has no recorded group yet: wait for the run to write its first checkpoint")
     it = groups
     if progress:
-        from ..widgets import progress as _progress
-        it = _progress(groups, desc="summarize")
+        it = progress_bar(groups, enabled=True, desc="summarize")
     for g in it:
         rec = res.records[g]
         done = rec.epochs_done

@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.linalg
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "temperature",
@@ -59,8 +59,6 @@ __all__ = [
     "AreaRate",
     "area_rate_from_trajectory",
     "simulate_ou_area_rate",
-    "Lemma20Symbolic",
-    "lemma20_symbolic",
 ]
 
 
@@ -335,7 +333,7 @@ def ou_decomposition(H, D, beta, rcond: float = 1e-10) -> OUDecomposition:
     positive definite. Otherwise Σ is singular and Φ does not exist: a ``ValueError`` names the
     direction the noise never reaches (Σ's relative smallest eigenvalue below ``rcond``).
 
-    Used in: 07_linear_case (and, through vdlib.potential_symbolic.ou_quadratic_forms, 04)
+    Used in: 04_potential_and_force, 07_linear_case
     """
     H = _as_square("H", H)
     D = _as_square("D", D)
@@ -597,72 +595,3 @@ def simulate_ou_area_rate(
     per = total / done
     return AreaRate(rate=float(per.mean()), se=float(per.std(ddof=1) / np.sqrt(n_chains)), per_chain=per,
                     n_chains=n_chains, n_steps=done, dt=float(dt))
-
-
-# --------------------------------------------------------------------------------------------
-# symbolic companion (SymPy): Lemma 20 for a general symmetric 2×2 pair
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Lemma20Symbolic:
-    """:func:`lemma20_symbolic`: SymPy expressions for Lemma 20 with general symmetric 2×2 H and D.
-
-    ``H``, ``D`` (entries h_1, h_12, h_2 and d_1, d_12, d_2), ``beta``, ``eta``; ``Sigma``, ``U``,
-    ``Q`` from :func:`vdlib.potential_symbolic.ou_potential_force`; ``commutator`` = HD − DH;
-    ``lyapunov_residual`` = HΣ + ΣH − 2β⁻¹D; ``sylvester_residual`` = HQ + QH − (HD − DH);
-    ``area_rate`` = (HΣ − ΣH)₁₂ (the drift's ⟨x₁ẋ₂ − x₂ẋ₁⟩); ``S`` a general symmetric 2×2
-    matrix and ``lag_one_area`` = E[z ∧ (I − ηH)z]/η at Cov z = S; ``v`` (v_1, v_2) and
-    ``Sigma_rank_one``, the Σ of D = vvᵀ, with ``kalman`` = det[v, Hv].
-
-    Used in: 07_linear_case
-    """
-
-    H: object
-    D: object
-    beta: object
-    eta: object
-    Sigma: object
-    U: object
-    Q: object
-    commutator: object
-    lyapunov_residual: object
-    sylvester_residual: object
-    area_rate: object
-    S: object
-    lag_one_area: object
-    v: object
-    Sigma_rank_one: object
-    kalman: object
-
-
-def lemma20_symbolic() -> Lemma20Symbolic:
-    """Lemma 20 in closed form for general symmetric 2×2 H and D (see :class:`Lemma20Symbolic`).
-
-    Used in: 07_linear_case
-    """
-    import sympy as sp
-
-    from .potential_symbolic import beta, ou_potential_force
-
-    h1, h2, h12, d1, d2, d12 = sp.symbols("h_1 h_2 h_12 d_1 d_2 d_12", real=True)
-    eta = sp.Symbol("eta", positive=True)
-    H = sp.Matrix([[h1, h12], [h12, h2]])
-    D = sp.Matrix([[d1, d12], [d12, d2]])
-    ou = ou_potential_force(H, D)
-    Sigma, U, Q = ou.Sigma, ou.U, ou.Q
-    C = H * D - D * H
-    s11, s12, s22 = sp.symbols("s_11 s_12 s_22", real=True)
-    S = sp.Matrix([[s11, s12], [s12, s22]])
-    M = sp.eye(2) - eta * H
-    lag = S * M.T  # E[z (Mz)ᵀ] = S Mᵀ
-    lag_one_area = sp.expand((lag[0, 1] - lag[1, 0]) / eta)
-    v1, v2 = sp.symbols("v_1 v_2", real=True)
-    v = sp.Matrix([v1, v2])
-    Sigma1 = Sigma.subs({d1: v1**2, d12: v1 * v2, d2: v2**2}).applyfunc(sp.factor)  # D = vvᵀ
-    return Lemma20Symbolic(
-        H=H, D=D, beta=beta, eta=eta, Sigma=Sigma, U=U, Q=Q, commutator=C,
-        lyapunov_residual=(H * Sigma + Sigma * H - 2 * D / beta).applyfunc(sp.cancel),
-        sylvester_residual=(H * Q + Q * H - C).applyfunc(sp.cancel),
-        area_rate=sp.factor((H * Sigma - Sigma * H)[0, 1]),
-        S=S, lag_one_area=lag_one_area, v=v, Sigma_rank_one=Sigma1,
-        kalman=sp.Matrix.hstack(v, H * v).det(),
-    )

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import checks
+from .. import checks
 from .linear import _check_batch, _check_eta, max_stable_learning_rate, temperature
 from .regression import LinearRegression
 from .sde import _few_threads

@@ -1,7 +1,8 @@
 """Theorem 22: the A-type form of the SGD diffusion, and how far the most likely point moves.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW, Itô Fokker–Planck ∂tρ = −∇·J with the current
-J = bρ − β⁻¹∇·(Dρ), matrix divergence row-wise, (∇·M)_i = Σ_j ∂_j M_ij. For SGD b = −∇f and
+J = bρ − β⁻¹∇·(Dρ), matrix divergence column-wise, (∇·M)_i = Σ_j ∂_j M_ij
+(:mod:`vdlib.theory.vector_calculus`). For SGD b = −∇f and
 β⁻¹ = T = η/(2b).
 
 Symbolic part (SymPy):
@@ -14,7 +15,7 @@ Symbolic part (SymPy):
 * :func:`first_order_shift`: the small-temperature expansion Φ = Φ₀ + TΦ₁ + …, Q = Q₀ + TQ₁ + …
   of eq. (19) around a non-degenerate minimum of f (d = 1 or 2), solved order by order as Taylor
   polynomials; returns x* = T v + O(T²) with v = −H⁻¹∇·(D + Q₀)(x_f);
-* :func:`ch08_symbolic`: the chapter-08 example of :mod:`vdlib.potentials` as SymPy objects.
+* :func:`ch08_symbolic`: the chapter-08 example of :mod:`vdlib.theory.potentials` as SymPy objects.
 
 Numerical part:
 
@@ -22,8 +23,9 @@ Numerical part:
 * :func:`edgeworth_mode`, :class:`MomentSums`: the mode to first order in the temperature from the
   first three moments, x* ≈ μ − ½ κ:Σ⁻¹ (κ the third central moment tensor);
 * :func:`gaussian_box`: a grid box sized from a covariance (k standard deviations per axis);
-* :func:`run_chains`: long Euler–Maruyama / SGD-like ensembles with state-dependent noise through
-  :func:`vdlib.sde.euler_maruyama`, accumulated per independent group of chains;
+* :func:`run_moment_chains`: long Euler–Maruyama / SGD-like ensembles with state-dependent noise
+  through :func:`vdlib.theory.sde.euler_maruyama`, reduced to moment sums per independent group of
+  chains;
 * :func:`fit_through_origin`: weighted least squares y = c₁x + c₂x² + … with standard errors.
 
 Used in: 08_critical_points_move
@@ -36,7 +38,8 @@ from typing import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from . import checks
+from .. import checks
+from .vector_calculus import divergence, gradient, matrix_divergence
 
 __all__ = [
     "x1", "x2", "beta", "T",
@@ -50,29 +53,13 @@ __all__ = [
     "MomentSums",
     "gaussian_box",
     "ChainResult",
-    "run_chains",
+    "run_moment_chains",
     "fit_through_origin",
 ]
 
 x1, x2 = sp.symbols("x_1 x_2", real=True)
 beta = sp.Symbol("beta", positive=True)
 T = sp.Symbol("T", positive=True)  # the temperature β⁻¹ = η/(2b) as an expansion parameter
-
-
-# ------------------------------------------------------------------------------------------
-# vector calculus (the book's convention, any dimension)
-# ------------------------------------------------------------------------------------------
-def _grad(expr, coords) -> sp.Matrix:
-    return sp.Matrix([sp.diff(expr, c) for c in coords])
-
-
-def _mdiv(M: sp.Matrix, coords) -> sp.Matrix:
-    n = len(coords)
-    return sp.Matrix([sum(sp.diff(M[i, j], coords[j]) for j in range(n)) for i in range(n)])
-
-
-def _vdiv(v: sp.Matrix, coords) -> sp.Expr:
-    return sum(sp.diff(v[i], c) for i, c in enumerate(coords))
 
 
 # ------------------------------------------------------------------------------------------
@@ -137,30 +124,30 @@ def a_type_identities() -> AType:
     M = D + Q
 
     def current(b, Dm, r):
-        return b * r - _mdiv(Dm * r, c) / beta
+        return b * r - matrix_divergence(Dm * r, c) / beta
 
-    drift_A = -M * _grad(Phi, c) + _mdiv(M, c) / beta
+    drift_A = -M * gradient(Phi, c) + matrix_divergence(M, c) / beta
     J_A = current(drift_A, D, rho)
-    J_A_expected = _mdiv(Q * rho, c) / beta
-    plain = -M * _grad(Phi, c)
-    fp_plain = -_vdiv(current(plain, D, rho), c)  # ∂tρ = −∇·J
-    fp_plain_expected = _vdiv(_mdiv(M, c) * rho, c) / beta
+    J_A_expected = matrix_divergence(Q * rho, c) / beta
+    plain = -M * gradient(Phi, c)
+    fp_plain = -divergence(current(plain, D, rho), c)  # ∂tρ = −∇·J
+    fp_plain_expected = divergence(matrix_divergence(M, c) * rho, c) / beta
     # H̃ = βΦ, D̃ = D/β, Q̃ = Q/β
     Dt, Qt, Ht = D / beta, Q / beta, beta * Phi
-    drift_recipe = -(Dt + Qt) * _grad(Ht, c) + _mdiv(Dt + Qt, c)
-    residual = M * _grad(Phi, c) - _mdiv(M, c) / beta - _grad(f, c)
-    J_sgd = current(-_grad(f, c), D, rho)
+    drift_recipe = -(Dt + Qt) * gradient(Ht, c) + matrix_divergence(Dt + Qt, c)
+    residual = M * gradient(Phi, c) - matrix_divergence(M, c) / beta - gradient(f, c)
+    J_sgd = current(-gradient(f, c), D, rho)
     psi = sp.Function("psi")(*c)
     rho_any = sp.Function("rho", positive=True)(*c)
     Qs = sp.Matrix([[0, beta * psi / rho_any], [-beta * psi / rho_any, 0]])
     return AType(
         coords=c, f=f, Phi=Phi, D=D, Q=Q, rho=rho,
-        drift_A=drift_A, J_A=J_A, J_A_expected=J_A_expected, div_J_A=_vdiv(J_A, c),
+        drift_A=drift_A, J_A=J_A, J_A_expected=J_A_expected, div_J_A=divergence(J_A, c),
         fp_plain_ito=fp_plain, fp_plain_ito_expected=fp_plain_expected,
         drift_recipe=drift_recipe, noise_recipe=2 * Dt,
-        residual_19=residual, drift_difference=drift_A - (-_grad(f, c)),
+        residual_19=residual, drift_difference=drift_A - (-gradient(f, c)),
         J_sgd=J_sgd, rho_residual_19=rho * residual, J_sgd_minus_Q=J_sgd - J_A_expected,
-        J_stream=_mdiv(Qs * rho_any, c) / beta,
+        J_stream=matrix_divergence(Qs * rho_any, c) / beta,
         J_stream_expected=sp.Matrix([sp.diff(psi, y), -sp.diff(psi, x)]),
     )
 
@@ -239,7 +226,7 @@ def first_order_shift(f, D, coords) -> FirstOrderShift:
         raise ValueError("D must be symmetric: D_ij == D_ji")
     zero = {c: 0 for c in coords}
     X = sp.Matrix(coords)
-    gradf = _grad(f, coords)
+    gradf = gradient(f, coords)
     if any(sp.simplify(g.subs(zero)) != 0 for g in gradf):
         raise ValueError("the expansion point x = 0 must be a critical point of f: ∇f(0) = 0; translate f first")
     H = sp.hessian(f, coords).subs(zero).applyfunc(sp.nsimplify)
@@ -273,7 +260,7 @@ def first_order_shift(f, D, coords) -> FirstOrderShift:
         Q0 = sp.zeros(1, 1)
     D1 = D.applyfunc(lambda e: _taylor(e, coords, 1))
     gf2 = gradf.applyfunc(lambda e: _taylor(e, coords, 2))
-    res = (gf2 - (D1 + Q0) * _grad(Phi0, coords)).applyfunc(sp.expand)
+    res = (gf2 - (D1 + Q0) * gradient(Phi0, coords)).applyfunc(sp.expand)
     eqs = []
     for r in res:
         for mon, co in sp.Poly(r, *coords).terms():
@@ -284,9 +271,9 @@ def first_order_shift(f, D, coords) -> FirstOrderShift:
         raise ValueError("the degree-2 equations for Φ₀ and Q₀ have no unique solution for this f and D")
     Phi0 = sp.expand(Phi0.subs(sol2[0]))
     Q0 = Q0.subs(sol2[0]).applyfunc(sp.expand)
-    resid = (gf2 - (D1 + Q0) * _grad(Phi0, coords)).applyfunc(sp.expand)
-    div_D = _mdiv(D, coords).subs(zero).applyfunc(sp.simplify)
-    div_Q0 = _mdiv(Q0, coords).subs(zero).applyfunc(sp.simplify)
+    resid = (gf2 - (D1 + Q0) * gradient(Phi0, coords)).applyfunc(sp.expand)
+    div_D = matrix_divergence(D, coords).subs(zero).applyfunc(sp.simplify)
+    div_Q0 = matrix_divergence(Q0, coords).subs(zero).applyfunc(sp.simplify)
     grad_Phi1 = ((D0 + Q00).inv() * (div_D + div_Q0)).applyfunc(sp.simplify)
     v = (-U.inv() * grad_Phi1).applyfunc(sp.simplify)
     return FirstOrderShift(
@@ -297,7 +284,7 @@ def first_order_shift(f, D, coords) -> FirstOrderShift:
 
 
 def ch08_symbolic(amplitude=None, scale=None):
-    """The chapter-08 example of :mod:`vdlib.potentials` as ``(f, D, (x1, x2))`` in SymPy.
+    """The chapter-08 example of :mod:`vdlib.theory.potentials` as ``(f, D, (x1, x2))`` in SymPy.
 
     ``amplitude`` and ``scale`` default to ``CH08_AMPLITUDE`` and ``CH08_SCALE``; numbers are
     converted to exact rationals (``nsimplify``), symbols are kept.
@@ -541,10 +528,10 @@ class ChainResult:
         return m.mean(0), m.std(0, ddof=1) / np.sqrt(m.shape[0])
 
 
-def run_chains(grad_f: Callable, D: Callable, T: float, dt: float, *, n_chains: int, n_steps: int,
+def run_moment_chains(grad_f: Callable, D: Callable, T: float, dt: float, *, n_chains: int, n_steps: int,
                burn_in: int, n_groups: int = 10, record_every: int = 5, seed: int = 0,
                x0=None, edges: Sequence | None = None, segment: int = 500) -> ChainResult:
-    """Run dx = −∇f dt + √(2T D(x)) dW with :func:`vdlib.sde.euler_maruyama` and collect moments.
+    """Run dx = −∇f dt + √(2T D(x)) dW with :func:`vdlib.theory.sde.euler_maruyama` and collect moments.
 
     ``grad_f(X) -> (n, d)`` and ``D(X) -> (n, d, d)`` act on NumPy arrays of shape (n, d)
     (d = 1: ``D`` may return (n,), (n, 1) or (n, 1, 1)). The noise factor is the Cholesky factor

@@ -5,7 +5,8 @@ identities it derives, so that ``tests/test_ch04_identities.py`` asserts
 ``sympy.simplify(lhs - rhs) == 0`` on exactly what the reader sees.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW with b = −∇f, Itô Fokker–Planck
-∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)), matrix divergence column-wise, (∇·D)_i = Σ_j ∂_j D_ij.
+∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)), matrix divergence column-wise, (∇·D)_i = Σ_j ∂_j D_ij
+(:mod:`vdlib.theory.vector_calculus`).
 The probability current is J = bρ − β⁻¹∇·(Dρ), so ∂tρ = −∇·J.
 
 * :func:`general_2d`: symbolic f(x, y), Φ(x, y) and a symmetric D(x, y) of arbitrary functions;
@@ -16,10 +17,14 @@ The probability current is J = bρ − β⁻¹∇·(Dρ), so ∂tρ = −∇·J.
   potential Φ = ∫f′/D + β⁻¹log D, its β-dependence (erratum E5) and its critical points;
 * :func:`critical_point_series`: the mode x*(β⁻¹) as a power series in the temperature;
 * :func:`ou_potential_force`: Φ, j, Q for a linear drift −Hx and constant D (Lemma 20);
-* numerical companions: :func:`phi_1d`, :func:`rho_closed_form_1d`, :func:`mode_1d`,
-  :func:`ou_quadratic_forms`.
+* :func:`lemma20_symbolic`: Lemma 20 in closed form for general symmetric 2×2 H and D (its numbers:
+  :func:`vdlib.theory.linear.ou_decomposition`);
+* numerical companions: :func:`phi_1d`, :func:`rho_closed_form_1d`, :func:`critical_point_1d`,
+  :func:`mode_1d`.
 
-Used in: 04_potential_and_force.
+Gradients and divergences: :mod:`vdlib.theory.vector_calculus`.
+
+Used in: 04_potential_and_force, 07_linear_case, 08_critical_points_move.
 """
 from __future__ import annotations
 
@@ -29,11 +34,10 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+from .vector_calculus import divergence, gradient, matrix_divergence
+
 __all__ = [
     "x", "y", "beta", "T",
-    "gradient",
-    "matrix_divergence",
-    "divergence",
     "General2D",
     "general_2d",
     "auxiliary_flux",
@@ -50,33 +54,13 @@ __all__ = [
     "rho_closed_form_1d",
     "mode_1d",
     "critical_point_1d",
-    "ou_quadratic_forms",
+    "Lemma20Symbolic",
+    "lemma20_symbolic",
 ]
 
 x, y = sp.symbols("x y", real=True)
 beta = sp.Symbol("beta", positive=True)
 T = sp.Symbol("T", positive=True)  # a temperature β⁻¹ used as an expansion parameter
-
-
-# ------------------------------------------------------------------------------------------
-# vector calculus with the book's convention
-# ------------------------------------------------------------------------------------------
-def gradient(expr, coords) -> sp.Matrix:
-    """The column vector ∇expr. Used in: 04_potential_and_force"""
-    return sp.Matrix([sp.diff(expr, c) for c in coords])
-
-
-def matrix_divergence(M: sp.Matrix, coords) -> sp.Matrix:
-    """(∇·M)_i = Σ_j ∂_j M_ij (row i differentiated along its columns). Used in: 04_potential_and_force"""
-    n = len(coords)
-    if M.shape != (n, n):
-        raise ValueError(f"M must be {n}×{n} for {n} coordinates, got {M.shape}")
-    return sp.Matrix([sum(sp.diff(M[i, j], coords[j]) for j in range(n)) for i in range(n)])
-
-
-def divergence(v: sp.Matrix, coords) -> sp.Expr:
-    """∇·v = Σ_i ∂_i v_i for a column vector. Used in: 04_potential_and_force"""
-    return sum(sp.diff(v[i], c) for i, c in enumerate(coords))
 
 
 # ------------------------------------------------------------------------------------------
@@ -335,6 +319,71 @@ def ou_potential_force(H: sp.Matrix, D: sp.Matrix) -> OUPotential:
 
 
 # ------------------------------------------------------------------------------------------
+# Lemma 20 for a general symmetric 2×2 pair (the symbolic companion of vdlib.theory.linear)
+# ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Lemma20Symbolic:
+    """:func:`lemma20_symbolic`: SymPy expressions for Lemma 20 with general symmetric 2×2 H and D.
+
+    ``H``, ``D`` (entries h_1, h_12, h_2 and d_1, d_12, d_2), ``beta``, ``eta``; ``Sigma``, ``U``,
+    ``Q`` from :func:`ou_potential_force`; ``commutator`` = HD − DH;
+    ``lyapunov_residual`` = HΣ + ΣH − 2β⁻¹D; ``sylvester_residual`` = HQ + QH − (HD − DH);
+    ``area_rate`` = (HΣ − ΣH)₁₂ (the drift's ⟨x₁ẋ₂ − x₂ẋ₁⟩); ``S`` a general symmetric 2×2
+    matrix and ``lag_one_area`` = E[z ∧ (I − ηH)z]/η at Cov z = S; ``v`` (v_1, v_2) and
+    ``Sigma_rank_one``, the Σ of D = vvᵀ, with ``kalman`` = det[v, Hv].
+
+    Used in: 07_linear_case
+    """
+
+    H: object
+    D: object
+    beta: object
+    eta: object
+    Sigma: object
+    U: object
+    Q: object
+    commutator: object
+    lyapunov_residual: object
+    sylvester_residual: object
+    area_rate: object
+    S: object
+    lag_one_area: object
+    v: object
+    Sigma_rank_one: object
+    kalman: object
+
+
+def lemma20_symbolic() -> Lemma20Symbolic:
+    """Lemma 20 in closed form for general symmetric 2×2 H and D (see :class:`Lemma20Symbolic`).
+
+    Used in: 07_linear_case
+    """
+    h1, h2, h12, d1, d2, d12 = sp.symbols("h_1 h_2 h_12 d_1 d_2 d_12", real=True)
+    eta = sp.Symbol("eta", positive=True)
+    H = sp.Matrix([[h1, h12], [h12, h2]])
+    D = sp.Matrix([[d1, d12], [d12, d2]])
+    ou = ou_potential_force(H, D)
+    Sigma, U, Q = ou.Sigma, ou.U, ou.Q
+    C = H * D - D * H
+    s11, s12, s22 = sp.symbols("s_11 s_12 s_22", real=True)
+    S = sp.Matrix([[s11, s12], [s12, s22]])
+    M = sp.eye(2) - eta * H
+    lag = S * M.T  # E[z (Mz)ᵀ] = S Mᵀ
+    lag_one_area = sp.expand((lag[0, 1] - lag[1, 0]) / eta)
+    v1, v2 = sp.symbols("v_1 v_2", real=True)
+    v = sp.Matrix([v1, v2])
+    Sigma1 = Sigma.subs({d1: v1**2, d12: v1 * v2, d2: v2**2}).applyfunc(sp.factor)  # D = vvᵀ
+    return Lemma20Symbolic(
+        H=H, D=D, beta=beta, eta=eta, Sigma=Sigma, U=U, Q=Q, commutator=C,
+        lyapunov_residual=(H * Sigma + Sigma * H - 2 * D / beta).applyfunc(sp.cancel),
+        sylvester_residual=(H * Q + Q * H - C).applyfunc(sp.cancel),
+        area_rate=sp.factor((H * Sigma - Sigma * H)[0, 1]),
+        S=S, lag_one_area=lag_one_area, v=v, Sigma_rank_one=Sigma1,
+        kalman=sp.Matrix.hstack(v, H * v).det(),
+    )
+
+
+# ------------------------------------------------------------------------------------------
 # numerical companions (closed forms evaluated by quadrature)
 # ------------------------------------------------------------------------------------------
 def _cumtrapz(values: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -393,16 +442,3 @@ def mode_1d(rho, xs) -> float:
     denom = y0 - 2 * y1 + y2
     shift = 0.0 if denom == 0 else 0.5 * (y0 - y2) / denom
     return float(xs[i] + shift * (xs[1] - xs[0]))
-
-
-def ou_quadratic_forms(H, D, beta_value: float):
-    """Numerical Σ, U = β⁻¹Σ⁻¹ and Q = (β/2)(HΣ − ΣHᵀ) for a linear drift −Hx and constant D.
-
-    Σ solves HΣ + ΣHᵀ = 2β⁻¹D; Φ = ½xᵀUx and j = −QUx. A thin wrapper of
-    :func:`vdlib.linear.ou_decomposition` (one implementation, with its input checks); returns
-    the named tuple ``(Sigma, U, Q)``.
-    Used in: 04_potential_and_force
-    """
-    from .linear import ou_decomposition
-
-    return ou_decomposition(H, D, beta_value)

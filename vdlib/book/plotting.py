@@ -2,14 +2,12 @@
 
 Call :func:`book_style` once in a chapter's setup cell. Plot helpers return the
 ``matplotlib.figure.Figure`` they draw; chapters end figure cells with ``plt.show()``.
-No helper writes files: exporting figures is opt-in via ``VDLIB_SAVE_FIGS=<folder>``.
+No helper writes files.
 
 Used in: every chapter.
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -92,17 +90,6 @@ def covariance_ellipse(ax, cov, mean=(0.0, 0.0), n_std: float = 2.0, **kwargs) -
     patch = Ellipse(tuple(mean), width, height, angle=angle, **kwargs)
     ax.add_patch(patch)
     return patch
-
-
-def maybe_save(fig, name: str) -> Path | None:
-    """Save ``fig`` as ``<$VDLIB_SAVE_FIGS>/<name>.pdf`` when that variable is set; else do nothing."""
-    folder = os.environ.get("VDLIB_SAVE_FIGS")
-    if not folder:
-        return None
-    path = Path(folder) / f"{name}.pdf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    return path
 
 
 # --------------------------------------------------------------------------------------------

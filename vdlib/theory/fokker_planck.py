@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "FPEvolution",

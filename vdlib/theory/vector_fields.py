@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "CriticalPoint",

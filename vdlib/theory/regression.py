@@ -5,7 +5,7 @@ f_k(x) = ½ (a_kᵀx − y_k)²,  f(x) = (1/N) Σ_k f_k(x),  g_k(x) = a_k (a_k�
 The Hessian H = AᵀA/N is constant, and the per-sample gradients are affine in x, so D(x)
 is a quadratic function of x that can be written in closed form.
 
-Used in: 01_minibatch_noise, 02_sgd_as_sde.
+Used in: 01_minibatch_noise, 02_sgd_as_sde, 07_linear_case (and by :mod:`vdlib.theory.sgd`).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .noise import diffusion_matrix
+from .minibatch_noise import diffusion_matrix
 
 
 @dataclass(frozen=True)
@@ -180,41 +180,3 @@ def relative_commutator_norm(A, B) -> float:
     if scale == 0:
         raise ValueError("relative_commutator_norm is undefined when one of the matrices is zero")
     return float(np.linalg.norm(C) / scale)
-
-
-def plot_noise_geometry(H, diffusions, titles):
-    """Figure: one panel per D, showing the ellipse of H and of D rescaled to tr H.
-
-    Each symmetric matrix M is drawn as the ellipse with axes along its eigenvectors and
-    semi-axes 2√λ_i (its "2-σ ellipse" if M were a covariance).
-
-    Rescaling only changes the size, so the panels compare *shapes and orientations*: when D
-    commutes with H the two ellipses share their axes; when it does not they are tilted
-    against each other. Returns the matplotlib figure.
-
-    Used in: 01_minibatch_noise
-    """
-    from .plotting import ROLE_COLORS, covariance_ellipse, new_figure
-
-    H = np.asarray(H, dtype=float)
-    if H.shape != (2, 2):
-        raise ValueError(f"plot_noise_geometry draws 2-D ellipses; H must be 2×2, got {H.shape}")
-    if len(diffusions) != len(titles):
-        raise ValueError(f"need one title per diffusion matrix, got {len(diffusions)} matrices and {len(titles)} titles")
-    fig, axes = new_figure(ncols=len(diffusions), size="wide")
-    axes = np.atleast_1d(axes)
-    radius = 2.0 * np.sqrt(np.linalg.eigvalsh(H).max()) * 1.15
-    for ax, D, title in zip(axes, diffusions, titles):
-        D = np.asarray(D, dtype=float)
-        covariance_ellipse(ax, H, color=ROLE_COLORS["theory"], ls="--", label="$H$")
-        covariance_ellipse(ax, D * np.trace(H) / np.trace(D), color=ROLE_COLORS["simulation"],
-                           label=r"$D\,\cdot\,\mathrm{tr}\,H/\mathrm{tr}\,D$")
-        ax.set_xlim(-radius, radius)
-        ax.set_ylim(-radius, radius)
-        ax.set_aspect("equal")
-        ax.set_title(title)
-        ax.set_xlabel("$x_1$")
-    axes[0].set_ylabel("$x_2$")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles))
-    return fig

@@ -36,7 +36,7 @@ import numpy as np
 import sympy as sp
 from scipy.linalg import solve_banded
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "w2_1d_samples", "w2_1d_densities", "w2_gaussian_1d", "quantiles_from_density",

@@ -1,27 +1,42 @@
-"""SymPy helpers shared by the derivation chapters.
+"""SymPy helpers shared by the derivation chapters: the zero test, mini-batch covariances from count
+moments, Gaussian moments, and the Fokker–Planck operator, generator, current and Itô's lemma.
 
-Used in: 01_minibatch_noise, 02_sgd_as_sde.
+:func:`is_zero` is the library's one test of "this expression is identically zero"; every symbolic
+identity of the book (the chapters' checks, :func:`assert_identity`,
+:func:`vdlib.book.display.check_identity`, the tests) goes through it. Gradients and divergences come
+from :mod:`vdlib.theory.vector_calculus` (its docstring states the matrix-divergence convention).
+
+Used in: 01_minibatch_noise, 02_sgd_as_sde, 03_fokker_planck, 04_potential_and_force,
+05_variational_inference, 06_wasserstein_jko.
 """
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import sympy as sp
 
-
-def setup() -> None:
-    """Print SymPy results as MathJax-typeset LaTeX in notebooks and in the HTML book."""
-    sp.init_printing(use_latex="mathjax")
+from .vector_calculus import as_matrix, as_vector, coordinates, divergence, matrix_divergence
 
 
 def is_zero(expr) -> bool:
-    """True when ``expr`` simplifies to exactly zero (scalars or matrices)."""
-    expr = sp.simplify(expr)
+    """True when ``expr`` (a scalar or a matrix, entry by entry) is identically zero.
+
+    First ``sympy.simplify(expr) == 0``; failing that, the expression is simplified again after
+    expanding logarithms (log(ab) = log a + log b, log aᵏ = k log a: the quantities inside the logs
+    of the book are densities and other positive functions) and combining powers, which is what
+    the free-energy identities of chapter 05 need.
+    """
     if isinstance(expr, sp.MatrixBase):
-        return all(sp.simplify(e) == 0 for e in expr)
-    return expr == 0
+        return all(is_zero(e) for e in sp.simplify(expr))
+    if sp.simplify(expr) == 0:
+        return True
+    e = sp.expand(sp.expand_log(sp.sympify(expr).doit(), force=True))
+    return sp.simplify(sp.powsimp(e)) == 0
 
 
 def assert_identity(lhs, rhs, name: str = "identity") -> None:
-    """Raise ``AssertionError`` naming the identity unless ``simplify(lhs - rhs) == 0``."""
+    """Raise ``AssertionError`` naming the identity unless ``lhs − rhs`` is zero (:func:`is_zero`)."""
     if not is_zero(sp.Matrix(lhs) - sp.Matrix(rhs) if isinstance(lhs, sp.MatrixBase) else lhs - rhs):
         raise AssertionError(f"{name} does not hold: lhs - rhs simplifies to {sp.simplify(lhs - rhs)}")
 
@@ -30,9 +45,6 @@ def assert_identity(lhs, rhs, name: str = "identity") -> None:
 # Chapter 01: mini-batch covariance from the moments of the counts c_i (how often example i is in
 # the batch), with and without replacement, and brute-force enumeration of all batches.
 # ---------------------------------------------------------------------------------------------
-
-import itertools  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 
 #: Dataset size and batch size as SymPy symbols (positive integers).
 N_SYM, B_SYM = sp.symbols("N b", positive=True, integer=True)
@@ -301,74 +313,15 @@ def gaussian_design_diffusion_formula(Sigma: sp.Matrix, e: sp.Matrix, sigma2) ->
     return ((sigma2 + (e.T * Sigma * e)[0]) * Sigma + Sigma * e * e.T * Sigma).applyfunc(sp.expand)
 
 
-def aligned(rows):
-    """Display-ready ``IPython.display.Math`` of short derivation steps, one ``lhs = rhs`` per line.
-
-    ``rows`` is a list of ``(lhs_latex, rhs)`` where ``rhs`` is a SymPy object or a LaTeX string.
-    Used in: 01_minibatch_noise
-    """
-    from IPython.display import Math
-
-    lines = [f"{lhs} &= {rhs if isinstance(rhs, str) else sp.latex(rhs)}" for lhs, rhs in rows]
-    return Math(r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Chapter 03: the Fokker–Planck operator, the generator, the probability current, Itô's lemma,
 # the Itô/Stratonovich drift correction and the free-energy functional (d-dimensional, SymPy).
 #
-# Convention (shared with vdlib.fokker_planck): dx = b(x) dt + √(2β⁻¹D(x)) dW, and the matrix
-# divergence is taken column-wise, (∇·M)_i = Σ_j ∂_j M_ij (for symmetric D the two conventions
-# agree).  ``drift`` is a d-vector (list or sympy Matrix), ``D`` a d×d SymPy matrix (a scalar is
-# allowed in 1-D), ``xs`` the list of coordinates.
+# Convention (shared with vdlib.theory.fokker_planck): dx = b(x) dt + √(2β⁻¹D(x)) dW, and the matrix
+# divergence is column-wise, (∇·M)_i = Σ_j ∂_j M_ij (vdlib.theory.vector_calculus).  ``drift`` is a
+# d-vector (list or sympy Matrix), ``D`` a d×d SymPy matrix (a scalar is allowed in 1-D), ``xs`` the
+# list of coordinates.
 # ---------------------------------------------------------------------------------------------
-
-
-def _coords(xs) -> list:
-    if isinstance(xs, sp.Symbol):
-        return [xs]
-    xs = list(xs)
-    if not xs:
-        raise ValueError("xs must name at least one coordinate")
-    return xs
-
-
-def _vector(v, d: int, what: str) -> sp.Matrix:
-    v = sp.Matrix([v]) if not isinstance(v, (list, tuple, sp.MatrixBase)) else sp.Matrix(v)
-    v = v.reshape(len(v), 1)
-    if v.rows != d:
-        raise ValueError(f"{what} must have {d} components (one per coordinate), got {v.rows}")
-    return v
-
-
-def _matrix(D, d: int) -> sp.Matrix:
-    D = sp.Matrix([[D]]) if not isinstance(D, (list, tuple, sp.MatrixBase)) else sp.Matrix(D)
-    if D.shape != (d, d):
-        raise ValueError(f"D must be a {d}×{d} matrix, got shape {D.shape}")
-    return D
-
-
-def gradient(expr, xs) -> sp.Matrix:
-    """∇expr as a column vector. Used in: 03_fokker_planck"""
-    return sp.Matrix([sp.diff(expr, x) for x in _coords(xs)])
-
-
-def divergence(v, xs) -> sp.Expr:
-    """∇·v = Σ_i ∂_i v_i. Used in: 03_fokker_planck"""
-    xs = _coords(xs)
-    v = _vector(v, len(xs), "v")
-    return sum((sp.diff(v[i], x) for i, x in enumerate(xs)), sp.Integer(0))
-
-
-def matrix_divergence(M, xs) -> sp.Matrix:
-    """Column-wise matrix divergence (∇·M)_i = Σ_j ∂_j M_ij (the convention of Part II).
-
-    Used in: 03_fokker_planck
-    """
-    xs = _coords(xs)
-    M = _matrix(M, len(xs))
-    return sp.Matrix([sum((sp.diff(M[i, j], xs[j]) for j in range(len(xs))), sp.Integer(0))
-                      for i in range(len(xs))])
 
 
 def generator(phi, drift, D, beta, xs) -> sp.Expr:
@@ -379,9 +332,9 @@ def generator(phi, drift, D, beta, xs) -> sp.Expr:
     ``drift`` is b (a d-vector), ``D`` a d×d matrix (a scalar in 1-D), ``xs`` the coordinates.
     Used in: 03_fokker_planck
     """
-    xs = _coords(xs)
+    xs = coordinates(xs)
     d = len(xs)
-    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    b, D = as_vector(drift, d, "drift"), as_matrix(D, d, "D")
     first = sum((b[i] * sp.diff(phi, xs[i]) for i in range(d)), sp.Integer(0))
     second = sum((D[i, j] * sp.diff(phi, xs[i], xs[j]) for i in range(d) for j in range(d)), sp.Integer(0))
     return first + second / beta
@@ -393,9 +346,9 @@ def probability_current(rho, drift, D, beta, xs) -> sp.Matrix:
     The Fokker–Planck equation is the continuity equation ∂tρ + ∇·J = 0; the paper's flux inside
     (FP), ∇f ρ + β⁻¹∇·(Dρ), is −J for b = −∇f. Returns a column vector. Used in: 03_fokker_planck
     """
-    xs = _coords(xs)
+    xs = coordinates(xs)
     d = len(xs)
-    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    b, D = as_vector(drift, d, "drift"), as_matrix(D, d, "D")
     return b * rho - matrix_divergence(D * rho, xs) / beta
 
 
@@ -427,9 +380,9 @@ def adjoint_boundary_flux(phi, rho, drift, D, beta, xs) -> sp.Matrix:
     Integrating over a domain, ∫ρLφ − ∫φL*ρ is a boundary integral of B·n, which vanishes for
     test functions with compact support: so L* is the adjoint of L. Used in: 03_fokker_planck
     """
-    xs = _coords(xs)
+    xs = coordinates(xs)
     d = len(xs)
-    b, D = _vector(drift, d, "drift"), _matrix(D, d)
+    b, D = as_vector(drift, d, "drift"), as_matrix(D, d, "D")
     return sp.Matrix([b[i] * phi * rho + sum((D[i, j] * rho * sp.diff(phi, xs[j])
                                               - phi * sp.diff(D[i, j] * rho, xs[j]) for j in range(d)),
                                              sp.Integer(0)) / beta for i in range(d)])
@@ -458,9 +411,9 @@ def ito_expansion(phi, drift, sigma, xs) -> ItoExpansion:
     ``expected_rate`` equals b·∇φ + ½ (σσᵀ):∇∇φ, i.e. :func:`generator` when σσᵀ = 2β⁻¹D.
     Used in: 03_fokker_planck
     """
-    xs = _coords(xs)
+    xs = coordinates(xs)
     d = len(xs)
-    b = _vector(drift, d, "drift")
+    b = as_vector(drift, d, "drift")
     sigma = sp.Matrix(sigma) if isinstance(sigma, (list, tuple, sp.MatrixBase)) else sp.Matrix([[sigma]])
     if sigma.rows != d:
         raise ValueError(f"sigma must have {d} rows, got shape {sigma.shape}")
@@ -493,7 +446,7 @@ def stratonovich_correction(sigma, xs) -> sp.Matrix:
     dx = b dt + σ∘dW (Stratonovich) is the Itô SDE dx = (b + c) dt + σ dW. In 1-D with
     σ = √(2β⁻¹D(x)), c = ½σσ′ = ½β⁻¹D′. Used in: 03_fokker_planck
     """
-    xs = _coords(xs)
+    xs = coordinates(xs)
     d = len(xs)
     sigma = sp.Matrix(sigma) if isinstance(sigma, (list, tuple, sp.MatrixBase)) else sp.Matrix([[sigma]])
     if sigma.rows != d:
@@ -520,5 +473,5 @@ def first_variation(density, rho, xs) -> sp.Expr:
     """
     from sympy.calculus.euler import euler_equations
 
-    (eq,) = euler_equations(density, [rho], _coords(xs))
+    (eq,) = euler_equations(density, [rho], coordinates(xs))
     return sp.simplify(eq.lhs)

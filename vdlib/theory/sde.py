@@ -23,8 +23,8 @@ from typing import Callable, Union
 import numpy as np
 import torch
 
-from . import checks
-from .config import torch_threads
+from .. import checks
+from ..config import torch_threads
 
 __all__ = ["EMResult", "euler_maruyama"]
 

@@ -1,8 +1,8 @@
 """Theorem 5 of the paper (SGD performs variational inference): the free energy and its decay.
 
 Symbolic derivations (SymPy), each returning both sides of the identities that chapter 05 displays,
-so that ``tests/test_ch05_identities.py`` asserts ``sympy.simplify(lhs - rhs) == 0`` on exactly
-what the reader sees:
+so that ``tests/test_ch05_identities.py`` asserts that lhs − rhs is zero
+(:func:`vdlib.theory.symbolic.is_zero`) on exactly what the reader sees:
 
 * :func:`free_energy_split`: F = E_ρ[Φ] − β⁻¹H(ρ) = β⁻¹KL(ρ‖ρ^ss) − β⁻¹log Z (pointwise integrands);
 * :func:`first_variation`: the Gateaux derivative d/dε F(ρ + εη)|_{ε=0} = ∫(Φ + β⁻¹(log ρ + 1))η;
@@ -10,7 +10,6 @@ what the reader sees:
   functions ρ, Φ, j and a symmetric D(x, y), the stationarity argument for the j-term, the paper's
   route through Assumption 4 and (A5), and the product rule of App. C with the factor β (E2);
 * :func:`example19_symbolic`: ∇·j ≠ 0 but ∇·(j e^{−Φ}) = 0 for Example 19 (why E3 matters);
-* :func:`vanishes`: the zero test used by the chapter and the tests;
 * :func:`degenerate_example`: a rank-one D for which the dissipation vanishes at ρ ≠ ρ^ss;
 * :func:`elbo_identity`, :func:`temperatures`: the ELBO reading and Remarks 11–12.
 
@@ -19,9 +18,10 @@ Numerical helpers on a uniform 2-D grid (``indexing="ij"``, central differences)
 :func:`kl_grid`, :func:`free_energy_budget`.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW, b = −∇f, Itô FP ∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)),
-matrix divergence column-wise, j = −∇f + D∇Φ − β⁻¹∇·D (eq. 8), ρ^ss = e^{−βΦ}/Z.
+matrix divergence column-wise (:mod:`vdlib.theory.vector_calculus`), j = −∇f + D∇Φ − β⁻¹∇·D (eq. 8),
+ρ^ss = e^{−βΦ}/Z.
 
-Used in: 05_variational_inference
+Used in: 05_variational_inference, 09_limit_cycles
 """
 from __future__ import annotations
 
@@ -31,10 +31,11 @@ import numpy as np
 import sympy as sp
 
 from . import fokker_planck
+from .vector_calculus import divergence, gradient, matrix_divergence
 
 __all__ = [
     "x", "y", "beta", "Z", "eps",
-    "vanishes", "grad", "div", "matrix_div", "grid_divergence",
+    "COORDS", "grid_divergence",
     "FreeEnergySplit", "free_energy_split",
     "FirstVariation", "first_variation",
     "Dissipation", "dissipation_identities",
@@ -54,35 +55,8 @@ COORDS = (x, y)
 
 
 # ------------------------------------------------------------------------------------------
-# vector calculus with the book's convention
+# vector calculus: vdlib.theory.vector_calculus, in the coordinates (x, y)
 # ------------------------------------------------------------------------------------------
-def vanishes(expr) -> bool:
-    """True when ``expr`` (a scalar or a matrix) simplifies to 0 after expanding logs and powers.
-
-    Used in: 05_variational_inference
-    """
-    if isinstance(expr, sp.MatrixBase):
-        return all(vanishes(e) for e in expr)
-    e = sp.expand(sp.expand_log(sp.sympify(expr).doit(), force=True))
-    return sp.simplify(sp.powsimp(e)) == 0
-
-
-def grad(expr, coords=COORDS) -> sp.Matrix:
-    """The column vector ∇expr. Used in: 05_variational_inference"""
-    return sp.Matrix([sp.diff(expr, c) for c in coords])
-
-
-def div(v: sp.Matrix, coords=COORDS) -> sp.Expr:
-    """∇·v = Σ_i ∂_i v_i. Used in: 05_variational_inference"""
-    return sum(sp.diff(v[i], c) for i, c in enumerate(coords))
-
-
-def matrix_div(M: sp.Matrix, coords=COORDS) -> sp.Matrix:
-    """(∇·M)_i = Σ_j ∂_j M_ij (column-wise). Used in: 05_variational_inference"""
-    n = len(coords)
-    return sp.Matrix([sum(sp.diff(M[i, k], coords[k]) for k in range(n)) for i in range(n)])
-
-
 def _dot(a: sp.Matrix, b: sp.Matrix) -> sp.Expr:
     return (a.T * b)[0, 0]
 
@@ -200,24 +174,25 @@ def dissipation_identities() -> Dissipation:
     d11, d12, d22 = (sp.Function(n, real=True)(*c) for n in ("D_11", "D_12", "D_22"))
     D = sp.Matrix([[d11, d12], [d12, d22]])
     mu = Phi + (sp.log(rho) + 1) / beta
-    gmu = grad(mu)
-    drift = j - D * grad(Phi) + matrix_div(D) / beta
-    fp_original = div(-drift * rho + matrix_div(D * rho) / beta)
+    gmu = gradient(mu, COORDS)
+    drift = j - D * gradient(Phi, COORDS) + matrix_divergence(D, COORDS) / beta
+    fp_original = divergence(-drift * rho + matrix_divergence(D * rho, COORDS) / beta, COORDS)
     V = -j * rho + rho * D * gmu
-    fp_a3 = div(V)
+    fp_a3 = divergence(V, COORDS)
     diss = rho * (gmu.T * D * gmu)[0, 0]
     jt = rho * _dot(j, gmu)
     ibp_lhs = mu * fp_a3
-    ibp_rhs = div(mu * V) - diss + jt
+    ibp_rhs = divergence(mu * V, COORDS) - diss + jt
     rho_ss = sp.exp(-beta * Phi) / Z
     mu_ss = sp.simplify(sp.expand_log(mu.subs(rho, rho_ss), force=True))
     u = sp.Function("u", positive=True)(*c)
     jt_u = (rho * _dot(j, gmu)).subs(rho, u * rho_ss).doit()
-    jterm_rhs = div(u * j * rho_ss) / beta - u * div(j * rho_ss) / beta
-    prod_lhs = div(j * rho_ss)
-    prod_rhs = rho_ss * (div(j) - beta * _dot(j, grad(Phi)))
-    prod_paper = rho_ss * (div(j) - _dot(j, grad(Phi)))
-    a4_rhs = div(rho * j) / beta - rho * div(j) / beta + rho * _dot(j, grad(Phi))
+    jterm_rhs = divergence(u * j * rho_ss, COORDS) / beta - u * divergence(j * rho_ss, COORDS) / beta
+    prod_lhs = divergence(j * rho_ss, COORDS)
+    prod_rhs = rho_ss * (divergence(j, COORDS) - beta * _dot(j, gradient(Phi, COORDS)))
+    prod_paper = rho_ss * (divergence(j, COORDS) - _dot(j, gradient(Phi, COORDS)))
+    a4_rhs = (divergence(rho * j, COORDS) / beta - rho * divergence(j, COORDS) / beta
+              + rho * _dot(j, gradient(Phi, COORDS)))
     return Dissipation(rho, Phi, j, D, mu, fp_original, fp_a3, ibp_lhs, ibp_rhs, diss, jt, mu_ss,
                        jt_u, jterm_rhs, prod_lhs, prod_rhs, prod_paper, jt, a4_rhs)
 
@@ -250,7 +225,8 @@ def example19_symbolic() -> Example19:
     r4 = (x**2 + y**2) ** 2
     J_ss = sp.exp(-r4 / 4) * sp.Matrix([-y, x])
     j = lam * sp.exp(Phi) * J_ss
-    return Example19(lam, Phi, J_ss, j, div(j), _dot(j, grad(Phi)), div(j * sp.exp(-Phi)),
+    return Example19(lam, Phi, J_ss, j, divergence(j, COORDS), _dot(j, gradient(Phi, COORDS)),
+                     divergence(j * sp.exp(-Phi), COORDS),
                      -lam * x * y * (x**2 - 2) * sp.exp(Phi - r4 / 4))
 
 
@@ -280,7 +256,7 @@ def degenerate_example() -> Degenerate:
     g = sp.Function("g", positive=True)(y)
     rho = sp.exp(-beta * x**2 / 2) * sp.sqrt(beta / (2 * sp.pi)) * g
     mu = Phi + (sp.log(rho) + 1) / beta
-    gmu = grad(sp.expand_log(mu, force=True))
+    gmu = gradient(sp.expand_log(mu, force=True), COORDS)
     diss = sp.simplify(rho * (gmu.T * D * gmu)[0, 0])
     rho_ss = beta / (2 * sp.pi) * sp.exp(-beta * Phi)
     return Degenerate(Phi, D, g, rho, diss, rho * sp.log(rho / rho_ss))

@@ -1,4 +1,4 @@
-"""Interactive panels with a static fallback, and progress bars.
+"""Interactive panels with a static fallback.
 
 ``panel(fn, eta=(0.005, 0.08, 0.005, 0.02), b=(1, 64, 1, 10))`` turns an experiment function
 that returns a matplotlib figure into:
@@ -504,15 +504,3 @@ def panel(fn: Callable[..., Any], *, static: bool | None = None, show: bool = Tr
     if show:
         p.show()
     return p
-
-
-def progress(iterable=None, *, config=None, **kwargs):
-    """A ``tqdm.auto`` progress bar, shown only under the ``full`` profile (never in CI or the book)."""
-    from tqdm.auto import tqdm
-
-    if config is None:
-        from .config import current
-
-        config = current()
-    kwargs.setdefault("disable", not config.show_progress)
-    return tqdm(iterable, **kwargs)

@@ -1,310 +1,41 @@
-"""Mini-batch gradient noise: the diffusion matrix D and the exact mini-batch covariance.
+"""The spectrum of the diffusion matrix D of a real network (Part IV-a): out of core, three routes, rank.
 
-Notation (paper, Definition 1): ``G`` is the N×d matrix whose row k is the per-sample gradient
-g_k = ∇f_k(x); the full gradient is g = mean of the rows. The diffusion matrix is
+Convention (Definition 1 of the paper, the authors' ``compute_sigma.py``): D is the *centred*
+covariance of the per-sample gradients with the population normalisation 1/N,
 
-    D = (1/N) Σ_k g_k g_kᵀ − g gᵀ        (population covariance of the rows of G).
+    D = (1/N) Σ_k (g_k − ḡ)(g_k − ḡ)ᵀ,    ḡ = (1/N) Σ_k g_k,
 
-The mini-batch gradient ∇f_b averages b rows. Its covariance is exactly
+computed in evaluation mode. This is Definition 1 (:func:`vdlib.theory.minibatch_noise.diffusion_matrix`,
+for a matrix G held in memory); the paper accumulated S = (1/N) Σ (g_k − g)(g_k − g)ᵀ in float32 with
+a batch-1 loop. Centring means rank(D) ≤ N − 1: with N examples the spectrum can never show more than
+N − 1 non-zero eigenvalues, whatever the network (see :func:`rank_vs_n`). The per-sample gradients
+come from :mod:`vdlib.deep.persample` (a full N×d matrix, or its chunks streamed).
 
-    with replacement:     D / b
-    without replacement:  (1/b) (1 − b/N) · N/(N − 1) · D
+Routes to the eigenvalues (all return them in *descending* order; :func:`diffusion_spectrum`):
 
-Three independent routes to these numbers live here: the formula (:func:`minibatch_covariance`),
-brute-force enumeration of every possible batch (:func:`enumerate_minibatch_covariance`), and
-Monte Carlo (:func:`sample_minibatch_gradients` with :func:`empirical_covariance`).
+* ``"dxd"``: stream chunks of rows of G, accumulate the d×d matrix Σ (g − s)(g − s)ᵀ with a
+  float64 symmetric rank-k update (BLAS ``dsyrk``, shifted by the first chunk's mean s to avoid
+  cancellation; :func:`accumulate_diffusion_matrix`), correct to the centred D, then
+  :func:`symmetric_eigenvalues`. Memory O(d²); G is never held.
+* ``"gram"``: for N < d, the non-zero eigenvalues of D = (1/N) G_cᵀG_c are those of the N×N
+  matrix (1/N) G_c G_cᵀ. The raw Gram matrix G Gᵀ is accumulated in float64 over column blocks
+  of G and double-centred (H K H, H = I − 11ᵀ/N). Memory O(N·d) for G plus O(N²).
+* ``"lanczos"``: the top-k eigenvalues, matrix-free: ``scipy.sparse.linalg.eigsh`` on a
+  ``LinearOperator`` v ↦ (1/N) G_cᵀ(G_c v) over the stored G (float32 products).
 
-Used in: 01_minibatch_noise, 02_sgd_as_sde.
+:func:`route_memory` estimates each route's memory, so that ``route="auto"`` can choose one that
+fits; :func:`numerical_rank`, :func:`rank_table` and :func:`rank_vs_n` read ranks off a spectrum.
+The module needs only NumPy and SciPy (torch when a tensor is passed).
+
+Used in: 10_gradient_noise_spectrum; ``python -m vdlib.experiments spectrum`` (:mod:`vdlib.experiments.spectrum`).
 """
 from __future__ import annotations
 
-import itertools
-import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
-
-#: Largest number of batches :func:`enumerate_minibatch_covariance` will visit by default.
-MAX_ENUMERATED_BATCHES = 2_000_000
-
-
-def _as_gradient_matrix(G) -> np.ndarray:
-    G = np.asarray(G, dtype=float)
-    if G.ndim != 2:
-        raise ValueError(
-            f"G must be an N×d matrix of per-sample gradients (one row per example), got shape {G.shape}; "
-            "reshape a 1-D array of scalar gradients with G[:, None]"
-        )
-    if G.shape[0] < 2:
-        raise ValueError(f"G needs at least two rows (examples) to have a covariance, got N={G.shape[0]}")
-    if not np.all(np.isfinite(G)):
-        raise ValueError("G contains NaN or infinite entries; check the per-sample gradients")
-    return G
-
-
-def diffusion_matrix(G) -> np.ndarray:
-    """D = (1/N) Σ g_k g_kᵀ − g gᵀ for the N×d per-sample gradient matrix ``G`` (Definition 1).
-
-    Computed as the mean of the centred outer products, which is numerically safer than the
-    difference of the two terms when ‖g‖ is large compared with the spread of the g_k.
-
-    Used in: 01_minibatch_noise, 02_sgd_as_sde
-    """
-    G = _as_gradient_matrix(G)
-    centred = G - G.mean(axis=0)
-    return centred.T @ centred / G.shape[0]
-
-
-def diffusion_matrix_stderr(G) -> np.ndarray:
-    """Entrywise standard error of :func:`diffusion_matrix` when the rows of ``G`` are i.i.d. draws.
-
-    Treats the N rows as a sample from a population of per-sample gradients (e.g. a data
-    distribution) and returns std_k[(g_k − ḡ)_i (g_k − ḡ)_j] / √N, the error of D̂ as an
-    estimate of the population D. It says nothing about a fixed finite dataset, whose D is exact.
-
-    Used in: 01_minibatch_noise
-    """
-    G = _as_gradient_matrix(G)
-    centred = G - G.mean(axis=0)
-    products = centred[:, :, None] * centred[:, None, :]
-    return products.std(axis=0, ddof=1) / math.sqrt(G.shape[0])
-
-
-def without_replacement_factor(b: int, N: int) -> float:
-    """The factor (1 − b/N)·N/(N − 1) that sampling without replacement puts in front of D/b.
-
-    It equals 1 at b = 1 (one example: with and without replacement coincide) and 0 at b = N
-    (the batch is the whole dataset, so there is no noise).
-
-    Used in: 01_minibatch_noise
-    """
-    N = checks.integer(N, "dataset size N", minimum=2)
-    b = checks.batch_size(b, N, replacement=False)
-    return (1.0 - b / N) * N / (N - 1)
-
-
-def minibatch_covariance(G, b: int, replacement: bool = True) -> np.ndarray:
-    """Exact covariance of the mini-batch gradient ∇f_b = (1/b) Σ_{k∈batch} g_k.
-
-    ``G`` is the N×d matrix of per-sample gradients, ``b`` the batch size. With replacement the
-    b indices are i.i.d. uniform; without replacement the batch is a uniformly random b-subset.
-
-    Used in: 01_minibatch_noise, 02_sgd_as_sde
-    """
-    G = _as_gradient_matrix(G)
-    N = G.shape[0]
-    b = checks.batch_size(b, N, replacement)
-    D = diffusion_matrix(G)
-    factor = 1.0 if replacement else without_replacement_factor(b, N)
-    return factor * D / b
-
-
-def number_of_batches(N: int, b: int, replacement: bool = True) -> int:
-    """How many equally likely batches there are: N**b ordered tuples, or C(N, b) subsets.
-
-    Used in: 01_minibatch_noise
-    """
-    N = checks.integer(N, "dataset size N")
-    b = checks.batch_size(b, N, replacement)
-    return N**b if replacement else math.comb(N, b)
-
-
-def enumerate_minibatch_covariance(G, b: int, replacement: bool = True, max_batches: int = MAX_ENUMERATED_BATCHES):
-    """The covariance of ∇f_b computed by visiting every equally likely batch (no formula used).
-
-    With replacement the batches are all N**b ordered index tuples; without replacement all
-    C(N, b) subsets. Each has the same probability, so the covariance is the plain average of
-    (m − g)(m − g)ᵀ over the batch means m. Meant for small N (a check of
-    :func:`minibatch_covariance`); refuses more than ``max_batches`` batches.
-
-    Used in: 01_minibatch_noise
-    """
-    G = _as_gradient_matrix(G)
-    N, d = G.shape
-    b = checks.batch_size(b, N, replacement)
-    count = number_of_batches(N, b, replacement)
-    if count > max_batches:
-        raise ValueError(
-            f"enumerating {count} batches (N={N}, b={b}, replacement={replacement}) exceeds max_batches={max_batches}; "
-            "use a smaller N or b, or raise max_batches"
-        )
-    batches = itertools.product(range(N), repeat=b) if replacement else itertools.combinations(range(N), b)
-    idx = np.fromiter(itertools.chain.from_iterable(batches), dtype=np.int64, count=count * b).reshape(count, b)
-    means = G[idx].mean(axis=1)
-    centred = means - G.mean(axis=0)
-    return centred.T @ centred / count
-
-
-def sample_minibatch_gradients(G, b: int, draws: int, replacement: bool = True, rng=None, chunk: int = 50_000):
-    """Monte Carlo: ``draws`` independent mini-batch gradients, as a draws×d array.
-
-    ``rng`` is a ``numpy.random.Generator`` (or a seed). Without replacement each batch is a
-    uniformly random b-subset, drawn by ranking i.i.d. uniforms (vectorised over draws).
-    ``chunk`` bounds the memory used per step (chunk×N uniforms).
-
-    Used in: 01_minibatch_noise
-    """
-    G = _as_gradient_matrix(G)
-    N, d = G.shape
-    b = checks.batch_size(b, N, replacement)
-    draws = checks.integer(draws, "draws")
-    chunk = checks.integer(chunk, "chunk")
-    rng = np.random.default_rng(rng)
-    out = np.empty((draws, d))
-    for start in range(0, draws, chunk):
-        m = min(chunk, draws - start)
-        if replacement:
-            idx = rng.integers(0, N, size=(m, b))
-        elif b < N:
-            idx = np.argpartition(rng.random((m, N)), b - 1, axis=1)[:, :b]
-        else:
-            idx = np.tile(np.arange(N), (m, 1))
-        out[start:start + m] = G[idx].mean(axis=1)
-    return out
-
-
-def _as_samples(samples) -> np.ndarray:
-    X = np.asarray(samples, dtype=float)
-    if X.ndim != 2:
-        raise ValueError(f"samples must be a draws×d array (one mini-batch gradient per row), got shape {X.shape}")
-    if X.shape[0] < 2:
-        raise ValueError(f"need at least 2 draws to estimate a covariance and its error, got {X.shape[0]}")
-    return X
-
-
-def _centre(X: np.ndarray, mean):
-    """Samples minus ``mean`` (or minus their own mean) and the matching M/(M − 1) correction."""
-    M, d = X.shape
-    if mean is None:
-        return X - X.mean(axis=0), M / (M - 1)
-    mean = np.asarray(mean, dtype=float)
-    if mean.shape != (d,):
-        raise ValueError(f"mean must have shape ({d},) to match the samples, got {mean.shape}")
-    return X - mean, 1.0
-
-
-def empirical_covariance(samples, mean=None):
-    """Monte Carlo covariance of ``samples`` (draws×d) and its entrywise standard error.
-
-    With ``mean`` given (the exact mean; for mini-batch gradients the full gradient g, since
-    ∇f_b is unbiased) the estimate is C = (1/M) Σ_m (s_m − mean)(s_m − mean)ᵀ, an average of M
-    i.i.d. outer products, and the standard error of each entry is the sample standard
-    deviation of those products over √M. Without ``mean`` the sample mean is used (with the
-    M/(M − 1) correction); the error formula is then correct to leading order in 1/M.
-    Returns ``(C, se)``.
-
-    Used in: 01_minibatch_noise
-    """
-    X = _as_samples(samples)
-    M = X.shape[0]
-    centred, correction = _centre(X, mean)
-    products = centred[:, :, None] * centred[:, None, :]
-    C = products.mean(axis=0) * correction
-    se = products.std(axis=0, ddof=1) / math.sqrt(M) * correction
-    return C, se
-
-
-def trace_ratio(samples, exact_cov, mean=None):
-    """tr(Ĉ)/tr(C_exact) for Monte Carlo ``samples`` and its standard error; returns ``(ratio, se)``.
-
-    The trace of the empirical covariance is the average of ‖s_m − mean‖², so its standard
-    error is the standard deviation of those squared norms over √M (see
-    :func:`empirical_covariance` for the role of ``mean``).
-
-    Used in: 01_minibatch_noise
-    """
-    X = _as_samples(samples)
-    M, d = X.shape
-    exact_cov = np.asarray(exact_cov, dtype=float)
-    if exact_cov.shape != (d, d):
-        raise ValueError(f"exact_cov must be {d}×{d} to match the samples, got shape {exact_cov.shape}")
-    scale = float(np.trace(exact_cov))
-    if not scale > 0:
-        raise ValueError(f"the exact covariance has trace {scale}; a ratio needs a positive trace")
-    centred, correction = _centre(X, mean)
-    sq = np.einsum("md,md->m", centred, centred)
-    return float(sq.mean() * correction / scale), float(sq.std(ddof=1) / math.sqrt(M) * correction / scale)
-
-
-def measured_factors(G, batch_sizes, draws: int, replacement: bool, rng=None):
-    """Monte Carlo estimate of the factor c(b) in Var(∇f_b) = c(b)·D/b, for each b in ``batch_sizes``.
-
-    The estimate is b·tr(Ĉ_b)/tr(D), with Ĉ_b the empirical covariance of ``draws`` mini-batch
-    gradients around the exact full gradient. The exact value is 1 with replacement and
-    (1 − b/N)N/(N − 1) without. Returns ``(factors, standard_errors)`` as arrays.
-
-    Used in: 01_minibatch_noise
-    """
-    G = _as_gradient_matrix(G)
-    rng = np.random.default_rng(rng)
-    D = diffusion_matrix(G)
-    g = G.mean(axis=0)
-    factors, errors = [], []
-    for b in batch_sizes:
-        samples = sample_minibatch_gradients(G, b, draws, replacement=replacement, rng=rng)
-        ratio, se = trace_ratio(samples, D / b, mean=g)
-        factors.append(ratio)
-        errors.append(se)
-    return np.array(factors), np.array(errors)
-
-
-def plot_factor_curve(N: int, batch_sizes=(), factors_with=None, errors_with=None, factors_without=None,
-                      errors_without=None, n_std: float = 2.0):
-    """Figure: the exact factor c(b) for both schemes, with Monte Carlo points (± ``n_std`` s.e.).
-
-    Returns the matplotlib figure (the chapter ends the cell with ``plt.show()``).
-
-    Used in: 01_minibatch_noise
-    """
-    from .plotting import PALETTE, ROLE_COLORS, new_figure
-
-    N = checks.integer(N, "dataset size N", minimum=2)
-    fig, ax = new_figure()
-    grid = np.arange(1, N + 1)
-    ax.plot(grid, np.ones_like(grid, dtype=float), color=ROLE_COLORS["theory"], lw=1.2, ls="--",
-            label="with replacement: $1$")
-    ax.plot(grid, (1 - grid / N) * N / (N - 1), color=ROLE_COLORS["theory"], lw=1.4,
-            label=r"without: $(1-b/N)\,N/(N-1)$")
-    b = np.asarray(batch_sizes, dtype=float)
-    if factors_with is not None:
-        ax.errorbar(b, factors_with, yerr=n_std * np.asarray(errors_with), fmt="s", ms=4, capsize=2,
-                    color=PALETTE["orange"], label="Monte Carlo, with")
-    if factors_without is not None:
-        ax.errorbar(b, factors_without, yerr=n_std * np.asarray(errors_without), fmt="o", ms=4, capsize=2,
-                    color=ROLE_COLORS["simulation"], label="Monte Carlo, without")
-    ax.set_xlabel("batch size $b$")
-    ax.set_ylabel(r"$c(b) = b\,\mathrm{tr}\,\mathrm{Var}(\nabla f_b)\,/\,\mathrm{tr}\,D$")
-    ax.set_xlim(0, N + 1)
-    ax.set_ylim(-0.05, 1.15)
-    ax.legend(loc="lower left", fontsize=8)
-    return fig
-
-
-# ============================================================================================
-# The spectrum of D for real networks (Part IV-a): per-sample gradients, three routes, rank
-# ============================================================================================
-#
-# Convention (Definition 1 of the paper, the authors' ``compute_sigma.py``): D is the *centred* covariance
-# of the per-sample gradients with the population normalisation 1/N,
-#
-#     D = (1/N) Σ_k (g_k − ḡ)(g_k − ḡ)ᵀ,    ḡ = (1/N) Σ_k g_k,
-#
-# computed in evaluation mode. This is Definition 1 (:func:`diffusion_matrix`); the paper
-# accumulated S = (1/N) Σ (g_k − g)(g_k − g)ᵀ in float32 with a batch-1 loop. Centring means
-# rank(D) ≤ N − 1: with N examples the spectrum can never show more than N − 1 non-zero
-# eigenvalues, whatever the network (see :func:`rank_vs_n`).
-#
-# Routes to the eigenvalues (all return them in *descending* order):
-#
-# * ``"dxd"``: stream chunks of rows of G, accumulate the d×d matrix Σ (g − s)(g − s)ᵀ with a
-#   float64 symmetric rank-k update (BLAS ``dsyrk``, shifted by the first chunk's mean s to avoid
-#   cancellation), correct to the centred D, then :func:`symmetric_eigenvalues`. Memory O(d²); G is never held.
-# * ``"gram"``: for N < d, the non-zero eigenvalues of D = (1/N) G_cᵀG_c are those of the N×N
-#   matrix (1/N) G_c G_cᵀ. The raw Gram matrix G Gᵀ is accumulated in float64 over column blocks
-#   of G and double-centred (H K H, H = I − 11ᵀ/N). Memory O(N·d) for G plus O(N²).
-# * ``"lanczos"``: the top-k eigenvalues, matrix-free: ``scipy.sparse.linalg.eigsh`` on a
-#   ``LinearOperator`` v ↦ (1/N) G_cᵀ(G_c v) over the stored G (float32 products).
+from .. import checks
 
 #: float32 machine epsilon, the ε of the paper's rank threshold λ_max · d · ε (numpy's matrix_rank).
 EPS_FLOAT32 = float(np.finfo(np.float32).eps)
@@ -383,10 +114,7 @@ def symmetric_eigenvalues(A: np.ndarray, lower: bool = False) -> np.ndarray:
     return eigh(A, lower=lower, eigvals_only=True, overwrite_a=False, check_finite=False)
 
 
-from dataclasses import dataclass as _dataclass  # noqa: E402
-
-
-@_dataclass(frozen=True)
+@dataclass(frozen=True)
 class DiffusionSpectrum:
     """Eigenvalues of the diffusion matrix D and how they were obtained.
 
@@ -932,16 +660,3 @@ def rank_vs_n(G, ns, *, rtols=("paper", *RELATIVE_RANK_TOLERANCES), rng=None, ge
             padded[:min(n, d)] = ev[:min(n, d)]
             out[r][i] = numerical_rank(padded, rtol=r)
     return out
-
-
-# The per-sample-gradient engine lives in vdlib.persample (it needs torch; this module stays
-# importable without it). Re-exported lazily: ``from vdlib.noise import per_sample_gradients``.
-_PERSAMPLE_EXPORTS = ("per_sample_gradients", "per_sample_gradient_chunks", "parameter_layout", "engine_plan")
-
-
-def __getattr__(name):
-    if name in _PERSAMPLE_EXPORTS:
-        from . import persample
-
-        return getattr(persample, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
