@@ -23,7 +23,7 @@ import time
 import numpy as np
 import torch
 
-from vdlib import data
+from vdlib.deep import data
 
 
 def best_of(fn, repeats):

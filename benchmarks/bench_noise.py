@@ -69,7 +69,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from vdlib import config, noise, persample  # noqa: E402
+from vdlib import config  # noqa: E402
+from vdlib.deep import noise_spectrum as noise, persample  # noqa: E402
 
 torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 CE = nn.CrossEntropyLoss(reduction="none")
@@ -88,7 +89,7 @@ def lenet_cnn():
 def small_lenet():
     """small-lenet (13,338 parameters): vdlib.models.build if available, else the same layers here."""
     try:
-        from vdlib import models
+        from vdlib.deep import models
 
         return models.build("small-lenet", seed=0), "vdlib.models"
     except Exception:  # noqa: BLE001 - the models module is optional for this benchmark

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from vdlib import models
-from vdlib import train as T
+from vdlib.deep import models
+from vdlib.deep import train as T
 
 
 def mlp() -> nn.Module:

@@ -43,8 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from vdlib import chains as ch
-from vdlib import config, models
+from vdlib import config
+from vdlib.deep import chains as ch
+from vdlib.deep import models
 
 N, K, B, LR, MOM = 2048, 4, 128, 0.1, 0.9
 
@@ -157,9 +158,9 @@ def recorded_epochs_per_s(X, y, groups, epochs, workers):
             if name == "momentum0":
                 engines[name] = ch.ChainEngine(X, y, ch.init_weights(lay, range(C)), lay, seeds=range(C), lr=LR,
                                                momentum=0.0, batch_size=B)
-    ch.run_chains(engines, 2, progress=False, workers=workers)  # warm-up
+    ch.run_network_chains(engines, 2, progress=False, workers=workers)  # warm-up
     t0 = time.perf_counter()
-    ch.run_chains(engines, epochs, progress=False, workers=workers)
+    ch.run_network_chains(engines, epochs, progress=False, workers=workers)
     return epochs / (time.perf_counter() - t0)
 
 

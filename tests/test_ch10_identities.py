@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from vdlib import persample
-from vdlib.deep import noise_spectrum
-from vdlib.theory import minibatch_noise
+from vdlib.deep import noise_spectrum, persample
 from vdlib.experiments import spectrum as S
+from vdlib.theory import minibatch_noise
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -117,7 +116,7 @@ def test_softmax_gives_D_at_least_h_plus_1_exact_zero_eigenvalues():
     for every example: h + 1 null directions of D (65 for small-fc, 129 for small-lenet)."""
     import torch
 
-    from vdlib import models
+    from vdlib.deep import models
 
     net = models.build("small-fc", seed=0)
     gen = torch.Generator().manual_seed(0)

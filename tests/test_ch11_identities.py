@@ -11,7 +11,7 @@ import scipy.linalg as sla
 import sympy as sp
 import torch
 
-from vdlib import chains as ch
+from vdlib.deep import chains as ch
 from vdlib import trajectory as tj
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vdlib import chains as ch
-from vdlib import models
+from vdlib.deep import chains as ch
+from vdlib.deep import models
 from vdlib import trajectory as tj
 
 
@@ -302,7 +302,7 @@ def _engines(X, y):
 
 def test_recorded_rows_are_the_states_after_each_epoch():
     X, y = _blobs(n=128)
-    recs = ch.run_chains(_engines(X, y), 6, record_fdr=True, progress=False)
+    recs = ch.run_network_chains(_engines(X, y), 6, record_fdr=True, progress=False)
     twin = _engines(X, y)
     for name, rec in recs.items():
         eng = twin[name]
@@ -333,17 +333,17 @@ def test_recorded_rows_are_the_states_after_each_epoch():
 def test_a_killed_run_resumes_without_lost_or_duplicated_epochs(tmp_path):
     """Also: the resumed half runs the groups in 2 threads, which changes nothing."""
     X, y = _blobs(n=128)
-    whole = ch.run_chains(_engines(X, y), 9, folder=tmp_path / "a", progress=False)
-    part = ch.run_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False, stop_after=4,
+    whole = ch.run_network_chains(_engines(X, y), 9, folder=tmp_path / "a", progress=False)
+    part = ch.run_network_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False, stop_after=4,
                          checkpoint_every=1e9)
     assert part["sgd"].epochs_done == 4
     ck = torch.load(tmp_path / "b" / ch.CHECKPOINT_FILE, weights_only=True)
     assert ck["epoch"] == 4
     with pytest.raises(FileExistsError, match="resume=True"):
-        ch.run_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False)
+        ch.run_network_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False)
     with pytest.raises(ValueError, match="epochs=9"):
-        ch.run_chains(_engines(X, y), 12, folder=tmp_path / "b", progress=False, resume=True)
-    rest = ch.run_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False, resume=True, workers=2)
+        ch.run_network_chains(_engines(X, y), 12, folder=tmp_path / "b", progress=False, resume=True)
+    rest = ch.run_network_chains(_engines(X, y), 9, folder=tmp_path / "b", progress=False, resume=True, workers=2)
     assert rest["sgd"].start_epoch == 4 and rest["sgd"].epochs_done == 9
     for name in whole:
         a, b = ch.open_record(tmp_path / "a" / name), ch.open_record(tmp_path / "b" / name)
@@ -357,21 +357,21 @@ def test_groups_recorded_apart_into_one_folder_keep_their_own_checkpoint_files(t
     groups into one folder keep theirs apart, each resumes from its own, and the records are those of one
     call recording both groups."""
     X, y = _blobs(n=128)
-    whole = ch.run_chains(_engines(X, y), 6, progress=False)
+    whole = ch.run_network_chains(_engines(X, y), 6, progress=False)
     eng = _engines(X, y)
     for name in eng:
-        part = ch.run_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, stop_after=3,
+        part = ch.run_network_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, stop_after=3,
                              checkpoint_every=1e9, checkpoint_file=f"checkpoint-{name}.pt")
         assert part[name].epochs_done == 3
     assert sorted(f.name for f in tmp_path.glob("*.pt")) == ["checkpoint-noisy.pt", "checkpoint-sgd.pt"]
     ck = torch.load(tmp_path / "checkpoint-sgd.pt", weights_only=True)
     assert ck["epoch"] == 3 and list(ck["engines"]) == ["sgd"]
     with pytest.raises(FileExistsError, match="checkpoint-sgd.pt"):
-        ch.run_chains({"sgd": _engines(X, y)["sgd"]}, 6, folder=tmp_path, progress=False,
+        ch.run_network_chains({"sgd": _engines(X, y)["sgd"]}, 6, folder=tmp_path, progress=False,
                       checkpoint_file="checkpoint-sgd.pt")
     eng = _engines(X, y)
     for name in eng:
-        rest = ch.run_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, resume=True,
+        rest = ch.run_network_chains({name: eng[name]}, 6, folder=tmp_path, progress=False, resume=True,
                              checkpoint_file=f"checkpoint-{name}.pt")
         assert rest[name].start_epoch == 3 and rest[name].epochs_done == 6
     assert not (tmp_path / ch.CHECKPOINT_FILE).exists()
@@ -381,7 +381,7 @@ def test_groups_recorded_apart_into_one_folder_keep_their_own_checkpoint_files(t
             assert np.array_equal(np.asarray(getattr(a, k)), np.asarray(getattr(b, k))), (name, k)
     for bad in ("sub/checkpoint.pt", "", "..", 3):
         with pytest.raises(ValueError, match="plain file name"):
-            ch.run_chains(_engines(X, y), 2, folder=tmp_path / "x", progress=False, checkpoint_file=bad)
+            ch.run_network_chains(_engines(X, y), 2, folder=tmp_path / "x", progress=False, checkpoint_file=bad)
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
@@ -390,7 +390,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     eng = ch.ChainEngine(X, y, ch.init_weights(lay, [0, 1]), lay, seeds=[0, 1], lr=[0.01, 30.0], momentum=0.9,
                          batch_size=64)
     with pytest.raises(ch.TrajectoryDiverged, match=r"chains \[1\].*Lower the learning rate") as info:
-        ch.run_chains({"g": eng}, 200, folder=tmp_path, progress=False, checkpoint_every=0)
+        ch.run_network_chains({"g": eng}, 200, folder=tmp_path, progress=False, checkpoint_every=0)
     err = info.value
     assert err.group == "g" and err.chains == [1] and err.checkpoint_epoch < err.epoch
     ck = torch.load(tmp_path / ch.CHECKPOINT_FILE, weights_only=True)
@@ -403,7 +403,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
                          weight_decay=[0.0, 1e-4], batch_size=64)
     with pytest.raises(ch.TrajectoryDiverged, match=r"No checkpoint was written yet.*or the weight decay \(\[0.0001\]\)") \
             as info:
-        ch.run_chains({"g": eng}, 200, folder=tmp_path / "late", progress=False, checkpoint_every=1e9)
+        ch.run_network_chains({"g": eng}, 200, folder=tmp_path / "late", progress=False, checkpoint_every=1e9)
     assert info.value.checkpoint_epoch is None and not (tmp_path / "late" / ch.CHECKPOINT_FILE).exists()
 
 
@@ -447,4 +447,4 @@ def test_bad_data_and_weights_say_what_to_change():
     with pytest.raises(ValueError, match="full-batch"):
         ch.ChainEngine(X, y, th, lay, seeds=[0], lr=0.1, batch_size=16, full_batch=True).step(torch.zeros(1, 4).long())
     with pytest.raises(ValueError, match="folder"):
-        ch.run_chains({"g": ch.ChainEngine(X, y, th, lay, seeds=[0], lr=0.1, batch_size=16)}, 2, resume=True)
+        ch.run_network_chains({"g": ch.ChainEngine(X, y, th, lay, seeds=[0], lr=0.1, batch_size=16)}, 2, resume=True)

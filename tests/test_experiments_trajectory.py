@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import chains as ch
+from vdlib.deep import chains as ch
 from vdlib import config
-from vdlib import data as D
+from vdlib.deep import data as D
 from vdlib import trajectory as tj
 from vdlib.experiments import COMMANDS, command_module
 from vdlib.experiments import __main__ as cli

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import data as D
+from vdlib.deep import chains as ch
+from vdlib.deep import data as D
 from vdlib import trajectory as tj
 from vdlib.experiments import __main__ as cli
 from vdlib.experiments import trajectory as T
@@ -23,7 +24,7 @@ def synthetic_result(W, lr=0.1, momentum=0.9):
     """A TrajectoryResult around given weights W (chains, T+1, d): no data, no training."""
     C, n, d = W.shape
     z = np.zeros((C, n))
-    rec = T.ch.Record(weights=W.astype(np.float32), loss=z + 1.0, error=z.copy(), grad_norm=z + 1e-3,
+    rec = ch.Record(weights=W.astype(np.float32), loss=z + 1.0, error=z.copy(), grad_norm=z + 1e-3,
                       theta_dot_grad=z.copy(), step_sq=np.zeros((C, n - 1)) + 1e-4,
                       theta_dot_step_grad=np.zeros((C, n - 1)),
                       settings={"lr": [lr] * C, "momentum": [momentum] * C, "steps_per_epoch": 16},
@@ -85,12 +86,12 @@ def test_noise_and_hessian_planes_are_unit_eigenvectors_of_the_right_operators(a
     res = T.load(artifact)
     p = res.protocol
     X, y, _ = T.load_data(p)
-    lay = T.ch.layout(p.model, len(p.classes))
+    lay = ch.layout(p.model, len(p.classes))
     theta = np.asarray(res.records["sgd"].weights[0, -1], dtype=np.float64)
-    B, vals = T._top_directions(X, y, lay, theta, p, "hessian", k=2)
+    B, vals = ch.top_directions(X, y, lay, theta, "hessian", k=2)
     assert np.allclose(B.T @ B, np.eye(2), atol=1e-6) and vals[0] >= vals[1]
     # oracle: the Hessian of nn.Module's training-mode loss on the full batch (another code path)
-    model = T.ch.load_vector(T.ch.fc_module(lay), torch.as_tensor(theta, dtype=torch.float32)).double().train()
+    model = ch.load_vector(ch.fc_module(lay), torch.as_tensor(theta, dtype=torch.float32)).double().train()
     names = [n for n, _ in model.named_parameters()]
     shapes = [q.shape for q in model.parameters()]
 
@@ -107,7 +108,8 @@ def test_noise_and_hessian_planes_are_unit_eigenvectors_of_the_right_operators(a
     ev, V = np.linalg.eigh(H)
     np.testing.assert_allclose(vals, ev[::-1][:2], rtol=1e-6, atol=1e-9)
     assert abs(abs(B[:, 0] @ V[:, -1]) - 1) < 1e-4
-    Bn, s2 = T._top_directions(X, y, lay, theta, p, "noise", k=2)
+    Bn, s2 = ch.top_directions(X, y, lay, theta, "noise", k=2, batch_size=p.batch_size,
+                               replacement=p.replacement, noise_batches=p.noise_batches)
     assert np.allclose(Bn.T @ Bn, np.eye(2), atol=1e-8) and s2[0] >= s2[1] > 0
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from vdlib import models
+from vdlib.deep import models
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

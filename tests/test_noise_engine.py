@@ -16,10 +16,9 @@ import pytest
 import torch
 from torch import nn
 
-from vdlib import persample
-from vdlib.deep import noise_spectrum
+from vdlib.deep import noise_spectrum, persample
 from vdlib.theory import minibatch_noise
-from vdlib.persample import engine_plan, parameter_layout, per_sample_gradients
+from vdlib.deep.persample import engine_plan, parameter_layout, per_sample_gradients
 
 CE = nn.CrossEntropyLoss(reduction="none")
 

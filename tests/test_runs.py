@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vdlib import chains as ch
+from vdlib.deep import chains as ch
 from vdlib.deep import runs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from vdlib import models
-from vdlib import train as T
+from vdlib.deep import models
+from vdlib.deep import train as T
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -1,7 +1,7 @@
 """Short in-memory runs of the chain engine: the epoch loops of chapters 11 and 12.
 
 The long recorded runs (checkpoints, memory-mapped records, Yaida's FDR1) go through
-:func:`~vdlib.deep.chains.run_chains`. The chapters' live cells need two simpler loops over a
+:func:`~vdlib.deep.chains.run_network_chains`. The chapters' live cells need two simpler loops over a
 :class:`~vdlib.deep.chains.ChainEngine`, kept here so that a reader can rerun them on other data:
 
 * :func:`weight_path` — the weights of every chain before the first epoch and after each one;
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .. import checks
-from ..chains import ChainEngine, Layout, matched_noise_std
+from .chains import ChainEngine, Layout, matched_noise_std
 
 __all__ = ["weight_path", "short_run", "lr_groups"]
 

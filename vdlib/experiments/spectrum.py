@@ -200,7 +200,7 @@ def protocol(profile: str | None = None, **overrides) -> Protocol:
 
 
 def _recipe_epochs(run_name: str) -> int:
-    from ..train import RECIPES
+    from ..deep.train import RECIPES
 
     return RECIPES[RUNS[run_name]["model"]]["epochs"]
 
@@ -217,7 +217,7 @@ def snapshot_epochs(epochs: int, fractions=SNAPSHOT_FRACTIONS) -> list[int]:
 
 def lr_schedule(run_name: str, epochs: int) -> list[tuple[int, float]]:
     """The recipe's step schedule, stretched to ``epochs`` (the recipe's own at its epoch count)."""
-    from ..train import RECIPES
+    from ..deep.train import RECIPES
 
     rec = RECIPES[RUNS[run_name]["model"]]
     E0 = rec["epochs"]
@@ -240,7 +240,7 @@ def load_data(run_name: str, p: Protocol, root=None):
     """
     import torch
 
-    from .. import data as D
+    from ..deep import data as D
 
     spec = RUNS[run_name]
     note = ""
@@ -462,7 +462,7 @@ def _log(msg: str, verbose: bool) -> None:
 def refuse_bundled_at_full_scale(profile: str, dataset: str, data_root, command: str) -> None:
     """Raise :class:`vdlib.data.DataNotFoundError` when a ``full``-profile run would fall back to the bundled
     10,000 digits without being asked to (``dataset="auto"`` and neither MNIST nor Fashion-MNIST found)."""
-    from .. import data as D
+    from ..deep import data as D
 
     if profile != "full" or dataset != "auto":
         return
@@ -532,10 +532,10 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
 def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) -> SpectrumResult:
     import torch
 
-    from .. import models as M
-    from .. import train as T
+    from ..deep import models as M
+    from ..deep import train as T
     from ..deep.noise_spectrum import diffusion_spectrum, rank_vs_n
-    from ..persample import per_sample_gradient_chunks, per_sample_gradients
+    from ..deep.persample import per_sample_gradient_chunks, per_sample_gradients
 
     t_start = time.perf_counter()
     meta_path = folder / "meta.json" if folder is not None else None
@@ -609,7 +609,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
         if p.n_spectrum is not None and p.n_spectrum < len(Y):
             Xs, Ys = X[:p.n_spectrum], Y[:p.n_spectrum]
         if spec["augment"]:
-            from ..data import augment
+            from ..deep.data import augment
 
             Xs = augment(Xs, p.augment_seed)
         snapshots[run_name] = []
@@ -654,7 +654,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 idx = torch.from_numpy(np.random.default_rng(p.seed + 1).permutation(len(Y))[:nmax])
                 Xn = X[idx]
                 if spec["augment"]:
-                    from ..data import augment
+                    from ..deep.data import augment
 
                     Xn = augment(Xn, p.augment_seed)
                 T.load_checkpoint(ckdir / f"epoch_{snaps[-1]:04d}.pt", model)
@@ -732,7 +732,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from ..config import profile_name
-    from ..data import DataError
+    from ..deep.data import DataError
 
     prof = profile_name(args.profile)
     runs = tuple(r.strip() for r in args.runs.split(",") if r.strip()) if args.runs else None

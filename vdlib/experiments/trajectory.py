@@ -94,7 +94,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .. import chains as ch
+from ..deep import chains as ch
 from .. import checks, files
 from ..progress import progress as progress_bar
 
@@ -224,7 +224,7 @@ def protocol(profile: str | None = None, **overrides) -> Protocol:
 def load_data(p: Protocol, root=None):
     """``(X, y, info)``: the 7×7 class subset as tensors (X (N, 49) float32 in [0, 1], y int64) and a dict
     with the dataset name, source, note and a fingerprint."""
-    from .. import data as D
+    from ..deep import data as D
 
     name, why = D.mnist_choice(p.dataset, root)
     note = "" if name == "mnist" else why
@@ -402,7 +402,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     stop_after : int, optional
         Stop after this many recorded epochs (checkpointed): simulates a killed run.
     workers : int
-        Threads that advance the groups side by side (:func:`vdlib.chains.run_chains`); same results.
+        Threads that advance the groups side by side (:func:`vdlib.deep.chains.run_network_chains`); same results.
     processes : int
         OS processes that record the groups (default 1). The results do not depend on it: every group
         has its own seeds, and the records are bitwise those of one process. With ``processes > 1``
@@ -584,7 +584,7 @@ def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_r
     name = _checkpoint_name(groups)
     t0 = time.perf_counter()
     try:
-        records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and (folder / name).is_file(),
+        records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and (folder / name).is_file(),
                                 record_fdr=p.record_fdr, progress=progress, stop_after=stop_after,
                                 checkpoint_every=checkpoint_every, workers=workers, checkpoint_file=name)
     except ch.TrajectoryDiverged as err:  # described, not pickled: the parent raises it again
@@ -776,7 +776,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
     per_process = None
     try:
         if processes == 1:
-            records = ch.run_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
+            records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
                                     (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
                                     progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
                                     workers=workers)
@@ -908,7 +908,7 @@ def _default_processes(prof: str, out: Path, resume: bool) -> int:
 
 
 def main(args: argparse.Namespace) -> int:
-    from .. import data as D
+    from ..deep import data as D
     from ..config import profile_name
 
     if getattr(args, "summarize", None):
@@ -1086,47 +1086,6 @@ def _asymmetry_stats(Y: np.ndarray, lags, n_blocks: int):
     return whole, blocks
 
 
-def _top_directions(X, y, lay, theta: np.ndarray, p: Protocol, kind: str, k: int = 2, seed: int = 0):
-    """Top-``k`` eigenvectors (d×k) at weights ``theta`` of the mini-batch noise covariance Σ_B
-    (``kind="noise"``; from ``p.noise_batches`` training-mode mini-batch gradients, SGD's own noise,
-    ∝ D) or of the full-batch Hessian of the training-mode loss (``kind="hessian"``; Lanczos on exact
-    Hessian-vector products, ``torch.func.jvp`` of ``torch.func.grad``, float64)."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    Xd = X.double()
-    th = torch.as_tensor(np.asarray(theta, dtype=np.float64))[None]
-    eng = ch.ChainEngine(Xd, y, th, lay, seeds=[seed], lr=p.lr, batch_size=p.batch_size,
-                         replacement=p.replacement)
-    if kind == "noise":
-        M = max(p.noise_batches, k + 2)
-        gen = torch.Generator().manual_seed(seed)
-        if p.replacement:
-            idx = torch.randint(0, eng.N, (M, eng.batch_size), generator=gen)
-        else:
-            idx = torch.argsort(torch.rand(M, eng.N, generator=gen), dim=1)[:, :eng.batch_size]
-        _, _, G = eng.gradients(idx, theta=th.expand(M, -1).contiguous())
-        G = G.numpy() - G.numpy().mean(0)
-        _, s, Vt = np.linalg.svd(G, full_matrices=False)
-        return Vt[:k].T, (s[:k] ** 2 / (M - 1))
-    Xf, yf = Xd.reshape(len(y), -1), y
-
-    def loss(t):
-        z, _ = ch._forward(t[None], Xf, lay, True)
-        return torch.nn.functional.cross_entropy(z[0].t(), yf)
-
-    grad = torch.func.grad(loss)
-    t0 = th[0]
-
-    def hv(v):
-        v = torch.as_tensor(np.asarray(v, dtype=np.float64).ravel())
-        return torch.func.jvp(grad, (t0,), (v,))[1].numpy()
-
-    op = LinearOperator((lay.d, lay.d), matvec=hv, dtype=np.float64)
-    vals, vecs = eigsh(op, k=k, which="LA", v0=np.random.default_rng(seed).standard_normal(lay.d), tol=1e-6)
-    order = np.argsort(vals)[::-1]
-    return vecs[:, order], vals[order]
-
-
 def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_points: int = 400,
               com: float = 100.0, area_lags=(1, 2, 5, 10, 100, 1000), n_blocks: int = 4, k_pc: int = 10,
               planes=PLANES, chunk: int = 64, data_root=None, progress: bool = False) -> TrajectorySummary:
@@ -1241,7 +1200,9 @@ def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_poin
                 if pl == "pc":
                     Y = P[:, :2]
                 else:
-                    B, vals = _top_directions(X, y, lay, last, p, pl, k=2, seed=_seed(p, 6, c))
+                    B, vals = ch.top_directions(X, y, lay, last, pl, k=2, seed=_seed(p, 6, c),
+                                                batch_size=p.batch_size, replacement=p.replacement,
+                                                noise_batches=p.noise_batches)
                     top_vals[pl].append(vals)
                     Y = np.concatenate([(np.asarray(W[t0:t0 + 8192], dtype=np.float64) - mu) @ B
                                         for t0 in range(0, T, 8192)])

@@ -44,7 +44,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "SmallLeNet",

@@ -54,7 +54,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .progress import progress as progress_bar
+from ..progress import progress as progress_bar
 
 __all__ = [
     "ParamBlock",

@@ -50,9 +50,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import checks, files
-from .config import torch_threads
-from .progress import progress as progress_bar
+from .. import checks, files
+from ..config import torch_threads
+from ..progress import progress as progress_bar
 
 __all__ = [
     "TrainResult",
@@ -366,7 +366,7 @@ def _check_labels(model: nn.Module, y: torch.Tensor, name: str) -> None:
 
 
 def _resolve_device(device) -> torch.device:
-    from .config import select_device
+    from ..config import select_device
 
     if device is None or (isinstance(device, str) and device in ("cpu", "cuda", "auto")):
         return torch.device(select_device(device))
