@@ -157,7 +157,7 @@ class DiffusionSpectrum:
 
 
 class _ChunkSource:
-    """Uniform view of G: a full (N, d) array/tensor, a :class:`vdlib.persample.GradientChunks`,
+    """Uniform view of G: a full (N, d) array/tensor, a :class:`vdlib.deep.persample.GradientChunks`,
     or any iterable of (m, d) chunks (or of ``(start, chunk)`` pairs)."""
 
     def __init__(self, source, chunk_rows: int = 256):
@@ -177,7 +177,7 @@ class _ChunkSource:
         else:
             raise TypeError(
                 f"expected an N×d matrix (NumPy array or torch tensor) or an iterable of row chunks "
-                f"(e.g. vdlib.persample.per_sample_gradient_chunks(...)), got {type(source).__name__}"
+                f"(e.g. vdlib.deep.persample.per_sample_gradient_chunks(...)), got {type(source).__name__}"
             )
 
     def __iter__(self):
@@ -265,7 +265,7 @@ def accumulate_diffusion_matrix(source, *, max_bytes: int | None = None, gemm_dt
     ----------
     source : array, tensor or iterable of chunks
         G as an (N, d) matrix, or chunks of its rows, e.g.
-        :func:`vdlib.persample.per_sample_gradient_chunks`.
+        :func:`vdlib.deep.persample.per_sample_gradient_chunks`.
     max_bytes : int, optional
         Memory allowed; default 80 % of the currently available memory. A larger estimate
         (:func:`route_memory`) raises :class:`SpectrumMemoryError` naming the Gram route or
@@ -433,7 +433,7 @@ def diffusion_spectrum(source, *, route: str = "auto", k: int | None = None, max
     ----------
     source : array, tensor or iterable of chunks
         The N×d per-sample gradient matrix G, or chunks of its rows such as
-        ``vdlib.persample.per_sample_gradient_chunks(model, loss_fn, X, y)``. Only the ``dxd`` route
+        ``vdlib.deep.persample.per_sample_gradient_chunks(model, loss_fn, X, y)``. Only the ``dxd`` route
         streams chunks without holding G; ``gram`` and ``lanczos`` collect G in float32 first.
     route : {"auto", "dxd", "gram", "lanczos"}
         ``"auto"``: ``lanczos`` when ``k`` is given, else ``dxd`` when N > d and ``gram`` when N ≤ d.

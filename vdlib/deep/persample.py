@@ -526,7 +526,7 @@ class GradientChunks:
     ``G_chunk`` has shape ``(m, d)`` (m ≤ ``chunk_size``) and holds rows ``start:start+m`` of ``G``.
     **The same buffer is reused for every chunk**: copy a chunk if you need it after the next one
     is produced. Attributes ``n`` (N), ``d`` and ``layout`` describe the full matrix. Made by
-    :func:`per_sample_gradient_chunks`; consumed by :func:`vdlib.noise.diffusion_spectrum`.
+    :func:`per_sample_gradient_chunks`; consumed by :func:`vdlib.deep.noise_spectrum.diffusion_spectrum`.
     """
 
     def __init__(self, model, loss_fn, inputs, targets, chunk_size, engine, progress):
