@@ -12,7 +12,7 @@ import sympy as sp
 import torch
 
 from vdlib.deep import chains as ch
-from vdlib import trajectory as tj
+from vdlib.analysis import trajectory as tj
 
 
 def ar1_increment_power(omega, a, s=1.0):

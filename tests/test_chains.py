@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from vdlib.deep import chains as ch
 from vdlib.deep import models
-from vdlib import trajectory as tj
+from vdlib.analysis import trajectory as tj
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -31,7 +31,7 @@ import torch
 
 import vdlib
 from vdlib.deep import data
-from vdlib.deep.data import bundled, locate, registry
+from vdlib.deep.data import bundled, choice, locate, registry
 
 from cifar_files import make_cifar  # tests/cifar_files.py, shared with the spectrum tests
 from conftest import ROOT
@@ -634,13 +634,13 @@ def test_augment_flips_half_and_is_reproducible():
 
 def test_mnist_or_fashion_says_when_it_substitutes(tmp_path, monkeypatch):
     monkeypatch.setenv("VDLIB_DATA", str(tmp_path))  # an empty folder: no MNIST anywhere it looks first
-    monkeypatch.setattr(locate, "available", lambda name, root=None: name == "fashion-mnist")
+    monkeypatch.setattr(choice, "available", lambda name, root=None: name == "fashion-mnist")
     name, note = data.mnist_or_fashion("auto", tmp_path)
     assert name == "fashion-mnist" and "instead of the paper's MNIST" in note and "MNIST was not found" in note
-    monkeypatch.setattr(locate, "available", lambda name, root=None: False)
+    monkeypatch.setattr(choice, "available", lambda name, root=None: False)
     name, note = data.mnist_or_fashion("auto", tmp_path)
     assert name == "mnist-10k" and "10,000 real MNIST digits bundled with vdlib" in note
-    monkeypatch.setattr(locate, "available", lambda name, root=None: name == "mnist")
+    monkeypatch.setattr(choice, "available", lambda name, root=None: name == "mnist")
     assert data.mnist_or_fashion("auto") == ("mnist", "")
     assert data.mnist_or_fashion("fashion-mnist") == ("fashion-mnist", "")
 
@@ -742,7 +742,8 @@ def test_bundled_split_rounds_by_largest_remainder():
 
 def test_missing_bundled_file_says_how_to_restore_it_and_nothing_replaces_it(tmp_path, monkeypatch):
     gone = tmp_path / "site" / "vdlib" / "datasets" / "mnist10k.npz"
-    monkeypatch.setattr(bundled, "bundled_mnist_file", lambda: gone)
+    monkeypatch.setattr(bundled, "bundled_mnist_file", lambda: gone)  # what load() reads
+    monkeypatch.setattr(locate, "bundled_mnist_file", lambda: gone)  # what available() and mnist_choice() see
     assert data.available("mnist-10k") is False
     assert data.mnist_choice()[0] == "mnist-10k"  # still the choice on a bare machine: the error then says why
     with pytest.raises(data.DataNotFoundError) as err:

@@ -13,7 +13,7 @@ import torch
 from vdlib.deep import chains as ch
 from vdlib import config
 from vdlib.deep import data as D
-from vdlib import trajectory as tj
+from vdlib.analysis import trajectory as tj
 from vdlib.experiments import COMMANDS, command_module
 from vdlib.experiments import __main__ as cli
 from vdlib.experiments import trajectory as T
@@ -309,10 +309,10 @@ def test_resuming_with_another_split_or_number_of_processes_is_refused_and_names
         T.run(p, out=single, resume=True, processes=2)
     # so the command line's --resume defaults to what the run was started with
     (out / "meta.json").write_text(json.dumps(meta))
-    assert T._default_processes("full", out, resume=True) == 2
-    assert T._default_processes("full", single, resume=True) == 1
-    assert T._default_processes("full", tmp_path / "new", resume=False) == min(2, os.cpu_count())
-    assert T._default_processes("ci", tmp_path / "new", resume=False) == 1
+    assert T.cli._default_processes("full", out, resume=True) == 2
+    assert T.cli._default_processes("full", single, resume=True) == 1
+    assert T.cli._default_processes("full", tmp_path / "new", resume=False) == min(2, os.cpu_count())
+    assert T.cli._default_processes("ci", tmp_path / "new", resume=False) == 1
 
 
 def test_an_error_in_a_recording_process_is_raised_with_its_traceback(stopped_two, tmp_path):

@@ -10,7 +10,7 @@ import torch
 
 from vdlib.deep import chains as ch
 from vdlib.deep import data as D
-from vdlib import trajectory as tj
+from vdlib.analysis import trajectory as tj
 from vdlib.experiments import __main__ as cli
 from vdlib.experiments import trajectory as T
 

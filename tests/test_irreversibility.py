@@ -92,7 +92,7 @@ def test_time_reversal_flips_the_sign_exactly():
 
 
 def test_pooled_asymmetry_matches_plain_estimator_for_one_chain():
-    from vdlib.trajectory import time_reversal_asymmetry
+    from vdlib.analysis.trajectory import time_reversal_asymmetry
 
     X = simulate(irreversible_A(0.05), 1, 3000, np.random.default_rng(2))[0]
     np.testing.assert_allclose(irreversibility_test(X, lag=3).asym, time_reversal_asymmetry(X, 3), atol=1e-12)

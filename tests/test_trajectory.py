@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from vdlib import trajectory as tj
+from vdlib.analysis import trajectory as tj
 from vdlib.theory import linear
 
 

@@ -1,4 +1,4 @@
-"""python -m vdlib: print the run profile, device, versions and GPUs."""
-from .config import describe_environment
+"""python -m vdlib: print the run profile, device, versions, CPU threads and GPUs (:mod:`vdlib.provenance`)."""
+from .provenance import describe_environment
 
 print(describe_environment())

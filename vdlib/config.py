@@ -238,20 +238,3 @@ def torch_threads(n: int | None):
             yield
     finally:
         torch.set_num_threads(before)
-
-
-def describe_environment() -> str:
-    """Versions and hardware, for bug reports and the GPU check: ``python -m vdlib``."""
-    import platform
-
-    import torch
-
-    lines = [
-        str(current()),
-        f"python {platform.python_version()} | numpy {np.__version__} | torch {torch.__version__}",
-        f"cuda available: {torch.cuda.is_available()} | torch built for CUDA: {torch.version.cuda}",
-        f"cpu threads used by torch: {torch.get_num_threads()}",
-    ]
-    if torch.cuda.is_available():
-        lines += [f"gpu {i}: {torch.cuda.get_device_name(i)}" for i in range(torch.cuda.device_count())]
-    return "\n".join(lines)

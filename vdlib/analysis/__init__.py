@@ -1,12 +1,20 @@
-"""Analysis: statistics of recorded trajectories (no networks, no plotting).
+"""Analysis: statistics of recorded trajectories (NumPy and SciPy only: no networks, no plotting).
 
-* :mod:`vdlib.analysis.irreversibility` — a calibrated test of time-reversal symmetry
-  (detailed balance) for trajectories projected on fixed directions, a stationarity check that
-  warns before such a test is misread, and a lower bound on the entropy-production rate.
+* :mod:`vdlib.analysis.trajectory` — the estimators: increment spectrum, autocorrelation, EWMA, PCA,
+  the lagged-covariance asymmetry, area rates, error bars from independent chains, Yaida's FDR1.
+* :mod:`vdlib.analysis.irreversibility` — a calibrated test of time-reversal symmetry (detailed
+  balance) for trajectories projected on fixed directions, a stationarity check that warns before
+  such a test is misread, and a lower bound on the entropy-production rate.
+* :mod:`vdlib.analysis.summaries` — a recorded group of chains reduced to the statistics the Part IV-b
+  chapters plot (:func:`~vdlib.analysis.summaries.group_summary`); projections that need the network
+  come in as a function (the experiment passes :func:`vdlib.deep.chains.top_directions`).
 
-The plain estimators (increment spectrum, autocorrelation, PCA, the lagged-covariance asymmetry
-itself) are in :mod:`vdlib.trajectory`.
+The irreversibility test's names are importable from here; the other modules load on first use.
 """
+from __future__ import annotations
+
+import importlib
+
 from .irreversibility import (
     IrreversibilityTest,
     EntropyProduction,
@@ -17,6 +25,15 @@ from .irreversibility import (
     stationarity_check,
 )
 
+_SUBMODULES = ("trajectory", "irreversibility", "summaries")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'vdlib.analysis' has no attribute {name!r}")
+
+
 __all__ = [
     "IrreversibilityTest",
     "EntropyProduction",
@@ -25,4 +42,5 @@ __all__ = [
     "entropy_production_bound",
     "irreversibility_test",
     "stationarity_check",
+    *_SUBMODULES,
 ]

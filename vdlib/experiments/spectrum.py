@@ -55,9 +55,6 @@ import dataclasses
 import datetime
 import json
 import math
-import os
-import platform
-import socket
 import sys
 import tempfile
 import time
@@ -67,7 +64,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import checks, files
+from .. import checks, files, provenance
+from ..provenance import log
 
 __all__ = ["RUNS", "PAPER", "DATASETS", "refuse_bundled_at_full_scale", "Protocol", "protocol", "SpectrumResult", "Snapshot", "load_data", "snapshot_epochs",
            "lr_schedule", "paper_statistics", "temperature", "run", "load", "default_out", "add_arguments",
@@ -401,33 +399,8 @@ class SpectrumResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# metadata helpers
+# snapshot files
 # --------------------------------------------------------------------------------------------------
-def _versions() -> dict[str, str]:
-    import scipy
-    import torch
-
-    from .. import __version__
-
-    return {"vdlib": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "torch": torch.__version__}
-
-
-def _device_info(device) -> str:
-    import torch
-
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(dev)}"
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
-    except OSError:  # pragma: no cover - non-Linux
-        pass
-    return f"cpu: {model}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"
-
-
 def _snapshot_path(folder: Path, run: str, epoch: int) -> Path:
     return folder / run / f"snapshot_{epoch:04d}.npz"
 
@@ -454,11 +427,6 @@ def default_out(profile: str) -> Path:
 # --------------------------------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------------------------------
-def _log(msg: str, verbose: bool) -> None:
-    if verbose:
-        print(f"[{datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def refuse_bundled_at_full_scale(profile: str, dataset: str, data_root, command: str) -> None:
     """Raise :class:`vdlib.data.DataNotFoundError` when a ``full``-profile run would fall back to the bundled
     10,000 digits without being asked to (``dataset="auto"`` and neither MNIST nor Fashion-MNIST found)."""
@@ -539,8 +507,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
 
     t_start = time.perf_counter()
     meta_path = folder / "meta.json" if folder is not None else None
-    meta: dict[str, Any] = {"format": ARTIFACT_FORMAT, "protocol": p.as_dict(), "versions": _versions(),
-                            "device": _device_info(dev), "machine": f"{socket.gethostname()} ({platform.platform()})",
+    meta: dict[str, Any] = {"format": ARTIFACT_FORMAT, "protocol": p.as_dict(), **provenance.run_metadata(dev),
                             "command": command, "data": {}, "training": {}, "skipped": {}, "seconds": {},
                             "status": "running",
                             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
@@ -576,11 +543,11 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
             X, Y, Xt, Yt, info = load_data(run_name, p, data_root)
         except DataUnavailable as err:
             meta["skipped"][run_name] = str(err)
-            _log(f"{run_name}: skipped: {err}", verbose)
+            log(f"{run_name}: skipped: {err}", verbose)
             save_meta()
             continue
         meta["data"][run_name] = info
-        _log(f"{run_name}: {info['N']} training images of {info['dataset']} from {info['source']}"
+        log(f"{run_name}: {info['N']} training images of {info['dataset']} from {info['source']}"
              + (f"; note: {info['note']}" if info["note"] else ""), verbose)
         epochs = p.epochs or _recipe_epochs(run_name)
         snaps = snapshot_epochs(epochs, p.snapshot_fractions)
@@ -591,7 +558,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
         ckdir = work / train_as
         if train_as not in trained:
             t0 = time.perf_counter()
-            _log(f"{run_name}: training {spec['model']} (d={M.count_parameters(model)}) on {info['N']} "
+            log(f"{run_name}: training {spec['model']} (d={M.count_parameters(model)}) on {info['N']} "
                  f"{info['dataset']} images for {epochs} epochs -> {ckdir}", verbose)
             res = T.train(model, X, Y, **rec, seed=p.seed, device=dev, checkpoint_dir=ckdir, resume=True,
                           eval_data={"test": (Xt, Yt)}, progress=progress)
@@ -603,7 +570,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 "epoch_seconds": [h["seconds"] for h in hist],
                 "seconds_this_call": time.perf_counter() - t0}
             save_meta()
-            _log(f"{run_name}: trained; test error {hist[-1]['test_error']:.4f}", verbose)
+            log(f"{run_name}: trained; test error {hist[-1]['test_error']:.4f}", verbose)
         hist = trained[train_as]
         Xs, Ys = X, Y
         if p.n_spectrum is not None and p.n_spectrum < len(Y):
@@ -617,12 +584,12 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
             path = _snapshot_path(folder, run_name, e) if folder is not None else None
             if path is not None and path.is_file():
                 s = _read_snapshot(path, run_name)
-                _log(f"{run_name}: epoch {e}: loaded {path}", verbose)
+                log(f"{run_name}: epoch {e}: loaded {path}", verbose)
             else:
                 T.load_checkpoint(ckdir / f"epoch_{e:04d}.pt", model)
                 model.to(dev)
                 t0 = time.perf_counter()
-                _log(f"{run_name}: epoch {e}: D from {len(Ys)} per-sample gradients (route {p.route})", verbose)
+                log(f"{run_name}: epoch {e}: D from {len(Ys)} per-sample gradients (route {p.route})", verbose)
                 chunks = per_sample_gradient_chunks(model, loss_fn, Xs.to(dev), Ys.to(dev),
                                                     progress=progress)
                 sp = diffusion_spectrum(chunks, route=p.route, gemm_dtype=p.gemm_dtype)
@@ -633,7 +600,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                              test_error=row.get("test_error"))
                 if path is not None:
                     _write_snapshot(path, s)
-                _log(f"{run_name}: epoch {e}: rank {s.stats['rank']} of {s.dim}, {s.seconds:.0f} s", verbose)
+                log(f"{run_name}: epoch {e}: rank {s.stats['rank']} of {s.dim}, {s.seconds:.0f} s", verbose)
             snapshots[run_name].append(s)
             meta["seconds"][f"{run_name}/epoch_{e}"] = s.seconds
             save_meta()

@@ -80,7 +80,7 @@ class Record:
         from the independent chains (:func:`vdlib.trajectory.fdr1` with the same conventions). All chains
         must share η and μ.
         """
-        from ... import trajectory as tj
+        from ...analysis import trajectory as tj
 
         lr, mom = set(self.settings["lr"]), set(self.settings["momentum"])
         if len(lr) != 1 or len(mom) != 1:

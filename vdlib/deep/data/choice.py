@@ -1,8 +1,8 @@
 """Which dataset stands in for the paper's MNIST, decided in one place (:func:`mnist_choice`)."""
 from __future__ import annotations
 
-from . import locate
 from .bundled import BUNDLED_N_TRAIN
+from .locate import available, system_data_hidden
 from .registry import BUNDLED, DEBIAN_PACKAGE, ENV_IGNORE_SYSTEM, REGISTRY, canonical_name
 
 MNIST_FAMILY = ("mnist", "fashion-mnist", BUNDLED)
@@ -32,10 +32,10 @@ def mnist_choice(choice: str = "auto", root=None) -> tuple[str, str]:
             return name, "MNIST was asked for (the paper's data)"
         return name, f"{REGISTRY[name].title} was asked for (dataset={choice!r}) instead of the paper's MNIST"
     where = "root= / --data-root, $VDLIB_DATA, ~/.cache/vdlib/data, ~/.keras/datasets"
-    if locate.available("mnist", root):
+    if available("mnist", root):
         return "mnist", f"full MNIST was found locally ({where}): the paper's data"
-    hidden = f" (system data hidden by ${ENV_IGNORE_SYSTEM})" if locate.system_data_hidden() else ""
-    if locate.available("fashion-mnist", root):
+    hidden = f" (system data hidden by ${ENV_IGNORE_SYSTEM})" if system_data_hidden() else ""
+    if available("fashion-mnist", root):
         return "fashion-mnist", (f"MNIST was not found locally ({where}); this run uses Fashion-MNIST instead of the "
                                  "paper's MNIST (same format, 60,000 + 10,000 real images)")
     return BUNDLED, (f"neither MNIST nor Fashion-MNIST was found locally ({where}; Debian package {DEBIAN_PACKAGE}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import bundled
+from .bundled import bundled_mnist_file
 from .readers import FoundCopy
 from .registry import (BUNDLED, DEBIAN_PACKAGE, ENV_DATA, ENV_IGNORE_SYSTEM, REGISTRY, _CIFAR_DIRS,
                        _CIFAR_MEMBERS, _CIFAR_META, _IDX_FILES, canonical_name)
@@ -166,7 +166,7 @@ def search_paths(name: str, root=None) -> list[str]:
     """Every place :func:`load` looks for ``name``, in order, with what was (not) found there."""
     name = canonical_name(name)
     if name == BUNDLED:
-        f = bundled.bundled_mnist_file()
+        f = bundled_mnist_file()
         return [f"found: bundled file {f}" if f.is_file() else f"{f}: missing (package data of vdlib)"]
     found, tried = _candidates(name, root)
     return [f"found: {f.description}" for f in found] + tried
@@ -202,7 +202,7 @@ def available(name: str, root=None) -> bool:
     """
     name = canonical_name(name)
     if name == BUNDLED:
-        return bundled.bundled_mnist_file().is_file()
+        return bundled_mnist_file().is_file()
     try:
         found, _ = _candidates(name, root)
     except OSError:

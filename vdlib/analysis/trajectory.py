@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import checks
+from .. import checks
 
 __all__ = [
     "Spectrum", "Autocorrelation", "PCA", "Estimate", "FDR1",

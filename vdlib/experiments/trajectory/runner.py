@@ -1,0 +1,294 @@
+""":func:`run` and :func:`load`: a trajectory run from protocol to artifact folder (data, pre-training,
+engines, recording in one process or several, metadata), and the artifact read back."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ... import checks, files, provenance
+from ...deep import chains as ch
+from ...provenance import log
+from .protocol import ARTIFACT_FORMAT, CONTROLS, Protocol, _chain_seeds, _init_seeds, _n_init, _seed, protocol
+from .pretraining import load_data, pretrain
+from .engines import _checkpoint_name, _load_pretrained, _make_engines, _noise_trace_end, _probe_seconds
+from .scheduler import _partition, _record_in_processes, _resume_partition
+
+# --------------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class TrajectoryResult:
+    """A finished (or loaded) run: ``protocol``, ``records`` (group -> :class:`vdlib.chains.Record`), ``meta``."""
+
+    protocol: Protocol
+    records: dict[str, ch.Record]
+    meta: dict[str, Any] = field(default_factory=dict)
+    folder: Path | None = None
+
+    def record(self, group: str) -> ch.Record:
+        if group not in self.records:
+            raise KeyError(f"no group {group!r} in this run; groups: {', '.join(self.records)}")
+        return self.records[group]
+
+    def trajectory(self, group: str = "sgd", chain: int = 0) -> np.ndarray:
+        """The T×d weight trajectory of one chain after the burn-in (feeds :mod:`vdlib.trajectory`)."""
+        return self.record(group).trajectory(chain, start=self.protocol.burn_in)
+
+    def summary(self) -> str:
+        lines = [f"trajectory run: {self.protocol.model}, {self.meta.get('data', {}).get('dataset', '?')} "
+                 f"N={self.protocol.n_examples}, {self.protocol.epochs} epochs (burn-in {self.protocol.burn_in}), "
+                 f"lr={self.protocol.lr}, b={self.protocol.batch_size}"]
+        for g, rec in self.records.items():
+            t = rec.epochs_done
+            s = slice(self.protocol.burn_in, t + 1)
+            gn = np.asarray(rec.grad_norm[:, s])
+            lines.append(f"  {g:10s} {rec.n_chains} chains, d={rec.d}: |grad f|/sqrt(d) mean {gn.mean():.3g}, "
+                         f"loss {np.asarray(rec.loss[:, s]).mean():.3g}, "
+                         f"train error {np.asarray(rec.error[:, s]).mean():.3%}")
+        return "\n".join(lines)
+
+
+def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.ndarray]) -> None:
+    arrays = dict(extra)
+    for g, rec in records.items():
+        n = rec.epochs_done
+        for k in ("loss", "error", "grad_norm", "theta_dot_grad"):
+            arrays[f"{g}/{k}"] = np.asarray(getattr(rec, k)[:, :n + 1])
+        for k in ("step_sq", "theta_dot_step_grad"):
+            arrays[f"{g}/{k}"] = np.asarray(getattr(rec, k)[:, :n])
+        arrays[f"{g}/initial_weights"] = np.asarray(rec.weights[:, 0])
+        arrays[f"{g}/final_weights"] = np.asarray(rec.weights[:, n])
+    files.save_npz(path, compressed=False, **arrays)
+
+
+# --------------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------------
+def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resume: bool = False,
+        progress: bool | None = None, device=None, num_threads: int | None = 1, data_root=None,
+        stop_after: int | None = None, checkpoint_every: float = 60.0, command: str | None = None,
+        workers: int = 1, processes: int = 1, verbose: bool = False) -> TrajectoryResult:
+    """Run the protocol: load data, pre-train, measure the noise trace, record the long phase.
+
+    Parameters
+    ----------
+    p : Protocol, optional
+        Default: :func:`protocol` ``(profile)``.
+    out : path, optional
+        Artifact folder (memory-mapped arrays, checkpoints, ``meta.json``, ``trajectory.npz``). Without
+        it the run stays in memory (fine for the ``ci`` and ``book`` sizes).
+    resume : bool
+        Continue the run in ``out`` (same protocol); pre-training is not repeated.
+    progress : bool, optional
+        Progress bar (default: ``full`` profile only).
+    device : str, optional
+        ``"cpu"`` (default) or ``"cuda"``.
+    num_threads : int or None
+        torch CPU threads during the run (restored afterwards). Default 1: the tensors are small, and
+        on a busy 2-core machine a second thread made the run 5–10× *slower* (thread hand-offs);
+        None leaves torch's setting. With ``processes > 1`` every recording process uses
+        ``num_threads`` threads (1 when None).
+    data_root : path, optional
+        Where to look for MNIST / Fashion-MNIST first.
+    stop_after : int, optional
+        Stop after this many recorded epochs (checkpointed): simulates a killed run.
+    workers : int
+        Threads that advance the groups side by side (:func:`vdlib.deep.chains.run_network_chains`); same results.
+    processes : int
+        OS processes that record the groups (default 1). The results do not depend on it: every group
+        has its own seeds, and the records are bitwise those of one process. With ``processes > 1``
+        (needs ``out``) the data loading, pre-training and noise traces happen here, once; then the
+        groups are split into at most ``processes`` bins, balanced by their measured time per epoch (a
+        few epochs of a throwaway copy of each group: on these tiny nets the per-step Python overhead,
+        not the arithmetic, sets the cost), and each bin is recorded by its own process (started with
+        "spawn"; it reloads the data and ``pretrained.pt``) into the group subfolders and its own
+        checkpoint ``checkpoint-<group>+<group>.pt``. ``meta["processes"]`` holds the partition, which
+        ``resume`` reuses (any ``processes > 1`` then runs it); a folder recorded by one process resumes
+        with ``processes=1`` only, and vice versa. Only the process holding ``"sgd"`` (else the first)
+        shows a progress bar. Wall time with 1 and 2 processes: see benchmarks/bench_trajectory.py.
+    verbose : bool
+        Print the partition into processes when the recording starts (the command line does).
+    """
+    from ...config import current, select_device, torch_threads
+
+    p = protocol(profile) if p is None else p
+    if not isinstance(p, Protocol):
+        raise TypeError("p must be a Protocol (vdlib.experiments.trajectory.protocol(...))")
+    from ..spectrum import refuse_bundled_at_full_scale
+
+    refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "trajectory")
+    processes = checks.integer(processes, "processes")
+    if processes > 1 and out is None:
+        raise ValueError(f"processes={processes} needs out=<folder>: the recording processes share the run through "
+                         "its folder (pretrained.pt, the records); pass out=..., or processes=1")
+    dev = select_device(device)
+    if num_threads is not None:
+        num_threads = checks.integer(num_threads, "num_threads")
+    progress = current().show_progress if progress is None else bool(progress)
+    with torch_threads(num_threads):
+        return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
+                    processes, num_threads, verbose)
+
+
+# ---------------------------------------------------------------- the run
+def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command,
+         workers, processes, num_threads, verbose) -> TrajectoryResult:
+    t_start = time.perf_counter()
+    folder = Path(out) if out is not None else None
+    meta_path = folder / "meta.json" if folder is not None else None
+    old_meta, stored_partition = None, None
+    if folder is not None:
+        if meta_path.is_file() and not resume:
+            raise FileExistsError(f"{folder} already holds a trajectory run: pass resume=True (--resume) to "
+                                  "continue it, or choose another folder (--out)")
+        if resume and meta_path.is_file():
+            old_meta = json.loads(meta_path.read_text())
+            old = Protocol.from_dict(old_meta["protocol"])
+            if old != p:
+                diffs = [k for k, v in p.as_dict().items() if old.as_dict().get(k) != v]
+                raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
+                                 "same settings, or use another folder")
+        stored_partition = _resume_partition(folder, p, resume, processes, old_meta)
+        folder.mkdir(parents=True, exist_ok=True)
+    elif resume:
+        raise ValueError("resume=True needs out=<the run's folder>")
+
+    X, y, data_info = load_data(p, data_root)
+    log(f"data: {data_info['N']} images of {data_info['dataset']} (classes {data_info['class_names']}) from "
+         f"{data_info['source']}" + (f"; note: {data_info['note']}" if data_info["note"] else ""), verbose)
+    meta: dict[str, Any] = {"format": ARTIFACT_FORMAT, "protocol": p.as_dict(),
+                            **provenance.run_metadata(dev, data=data_info), "controls": {},
+                            "status": "running", "command": command}
+    pre_path = folder / "pretrained.pt" if folder is not None else None
+    if pre_path is not None and pre_path.is_file():
+        pre = _load_pretrained(pre_path, data_info)
+    else:
+        t0 = time.perf_counter()
+        need_bn = any(c != "nobn" for c in p.controls)
+        pre = {"bn": None, "nobn": None, "theta_bn": torch.zeros(0), "theta_nobn": torch.zeros(0)}
+        if need_bn:
+            r = pretrain(X, y, p, batchnorm=True, device=dev)
+            pre["theta_bn"] = r.pop("theta")
+            pre["bn"] = r
+        if "nobn" in p.controls:
+            r = pretrain(X, y, p, batchnorm=False, device=dev)
+            pre["theta_nobn"] = r.pop("theta")
+            pre["nobn"] = r
+        pre["seconds"] = time.perf_counter() - t0
+        # the matched noise of control (b): tr Σ_B of SGD at each chain's starting point
+        noise = {}
+        for c in p.controls:
+            bn = c != "nobn"
+            lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
+            probe = ch.ChainEngine(X, y, pre["theta_bn" if bn else "theta_nobn"][:p.n_chains(c)], lay,
+                                   seeds=_chain_seeds(p, c),
+                                   lr=p.lr, batch_size=p.batch_size, replacement=p.replacement, device=dev)
+            nt = probe.noise_trace(p.noise_batches, seed=_seed(p, 4, list(CONTROLS).index(c)))
+            noise[c] = {k: (v.tolist() if isinstance(v, torch.Tensor) else v) for k, v in nt.items()}
+        pre["noise"] = json.dumps(noise)
+        if pre_path is not None:
+            files.save_torch(pre_path, {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],
+                                       "noise": pre["noise"], "fingerprint": data_info["fingerprint"],
+                                       "json": json.dumps({k: pre[k] for k in ("bn", "nobn", "seconds")})})
+    noise = json.loads(pre["noise"])
+    meta["pretrain"] = {"bn": pre["bn"], "nobn": pre["nobn"], "seconds": pre["seconds"]}
+    for key in ("bn", "nobn"):
+        r = pre[key]
+        if r is not None and not all(r["reached_zero"]):
+            meta["pretrain"][f"{key}_warning"] = (
+                f"chains {[i for i, z in enumerate(r['reached_zero']) if not z]} did not reach zero training error "
+                f"in {p.pretrain_max_epochs} epochs (best errors {r['error']}); raise pretrain_max_epochs")
+
+    engines, meta["controls"] = _make_engines(p, X, y, pre, noise, dev, p.controls)
+    meta["init_seeds"] = _init_seeds(p, max(_n_init(p, True), _n_init(p, False)))
+    if processes == 1:
+        partition, ckpt_files = [list(p.controls)], [ch.CHECKPOINT_FILE] if folder is not None else []
+        log(f"recording {', '.join(p.controls)} in this process", verbose)
+    else:
+        if stored_partition is not None:
+            partition = stored_partition
+            how = "reused from meta.json: the run being resumed"
+            if "processes_probe_seconds_per_epoch" in old_meta:
+                meta["processes_probe_seconds_per_epoch"] = old_meta["processes_probe_seconds_per_epoch"]
+        else:
+            probe_s = _probe_seconds(p, X, y, pre, noise, dev)
+            partition = _partition(probe_s, p.controls, processes)
+            meta["processes_probe_seconds_per_epoch"] = probe_s
+            how = "balanced by a timing probe: " + ", ".join(f"{g} {s * 1e3:.1f}" for g, s in probe_s.items()) + \
+                  " ms/epoch"
+        ckpt_files = [_checkpoint_name(b) for b in partition]
+        log(f"recording in {len(partition)} processes: {' | '.join(', '.join(b) for b in partition)} ({how})",
+             verbose)
+    meta["processes"], meta["checkpoint_files"] = partition, ckpt_files
+    if folder is not None:
+        files.write_json(meta_path, meta)
+
+    t0 = time.perf_counter()
+    per_process = None
+    try:
+        if processes == 1:
+            records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
+                                    (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
+                                    progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
+                                    workers=workers)
+        else:
+            results = _record_in_processes(p, folder, partition, resume=resume, progress=progress, dev=dev,
+                                           data_root=data_root, fingerprint=data_info["fingerprint"],
+                                           stop_after=stop_after, checkpoint_every=checkpoint_every,
+                                           workers=workers, num_threads=num_threads or 1)
+    except ch.TrajectoryDiverged as err:
+        if folder is not None:
+            meta.update(status="diverged", error=str(err), epochs_done=err.checkpoint_epoch)
+            files.write_json(meta_path, meta)
+        raise
+    seconds = time.perf_counter() - t0
+    if processes == 1:
+        noise_end = _noise_trace_end(p, engines)
+    else:
+        noise_end, records = {}, {}
+        for res in results:
+            noise_end.update(res["noise_trace_end"])
+        done_by = {c: n for res in results for c, n in res["epochs_done"].items()}
+        start_by = {c: n for res in results for c, n in res["start_epoch"].items()}
+        for c in p.controls:
+            records[c] = ch.open_record(folder / c, epochs_done=done_by[c])
+            records[c].start_epoch = start_by[c]
+        per_process = [{"groups": res["groups"], "seconds": res["seconds"],
+                        "epochs_per_second": (min(res["epochs_done"].values()) - min(res["start_epoch"].values()))
+                        / res["seconds"] if res["seconds"] > 0 else None} for res in results]
+    done = min(r.epochs_done for r in records.values())
+    for c in p.controls:
+        meta["controls"][c]["noise_trace_end"] = noise_end[c]
+    meta.update(status="complete" if done == p.epochs else "stopped", epochs_done=done,
+                seconds={"record_phase_this_call": seconds, "total_this_call": time.perf_counter() - t_start,
+                         "epochs_per_second": (done - records[p.controls[0]].start_epoch) / seconds
+                         if seconds > 0 else None})
+    if per_process is not None:
+        meta["seconds"]["record_phase_per_process"] = per_process
+    if folder is not None:
+        extra = {"pretrain/theta_bn": pre["theta_bn"].numpy(), "pretrain/theta_nobn": pre["theta_nobn"].numpy()}
+        _series_npz(folder / "trajectory.npz", records, extra)
+        files.write_json(meta_path, meta)
+    return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
+
+
+def load(out) -> TrajectoryResult:
+    """Load an artifact folder written by :func:`run` / the command line (weights memory-mapped)."""
+    folder = Path(out)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"no trajectory artifact in {folder} (meta.json missing): create it with "
+            f"`python -m vdlib.experiments trajectory --out {folder}`")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != ARTIFACT_FORMAT:
+        raise ValueError(f"{meta_path} is not a {ARTIFACT_FORMAT} artifact")
+    p = Protocol.from_dict(meta["protocol"])
+    records = {c: ch.open_record(folder / c) for c in p.controls if (folder / c / "record.json").is_file()}
+    return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
