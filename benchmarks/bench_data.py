@@ -3,11 +3,11 @@
 Run:  .venv/bin/python benchmarks/bench_data.py  [--repeats 5] [--zca]
 
 Prints, measured side by side in one run (best of ``--repeats``, 1 torch thread):
-1. ``vdlib.data.load("fashion-mnist")`` from Debian's ``dataset-fashion-mnist`` files against the
+1. ``vdlib.deep.data.load("fashion-mnist")`` from Debian's ``dataset-fashion-mnist`` files against the
    floor of just gunzipping the four files, and against the perf-anchor A1 target (≤ 1.5 s).
-2. ``vdlib.data.downsample`` of the 60k training images to 7×7 (area, and Pillow-style bilinear)
+2. ``vdlib.deep.data.downsample`` of the 60k training images to 7×7 (area, and Pillow-style bilinear)
    against a plain numpy reshape-mean (area only).
-3. ``vdlib.data.augment`` (random crop, pad 4, + flip) on a CIFAR-sized batch against a per-sample
+3. ``vdlib.deep.data.augment`` (random crop, pad 4, + flip) on a CIFAR-sized batch against a per-sample
    Python loop (timed on a subset and scaled linearly) and against the floor of copying the batch.
 4. With ``--zca``: ``zca_fit`` + ``zca_apply`` on 10,000 random 3,072-dim examples (CIFAR's size).
 No assertions on time: this is a script, not a test.

@@ -3,10 +3,10 @@
 Run:  .venv/bin/python benchmarks/bench_fokker_planck.py  [--quick]
 
 Prints, measured in one run:
-1. vdlib.fokker_planck.stationary_2d on 64², 128², 256² grids for a Gibbs case (exact answer
+1. vdlib.theory.fokker_planck.stationary_2d on 64², 128², 256² grids for a Gibbs case (exact answer
    e^{−βf}/Z): wall time (best of 3), L1 error, observed convergence order log2(e_h / e_{h/2}).
    Issue targets: 256² in ≤ 1.5 s with L1 ≤ 5e-4.
-2. vdlib.sde.euler_maruyama on 1e5 particles × 1e3 steps in 2-D (Example 19 drift, λ = 1.5)
+2. vdlib.theory.sde.euler_maruyama on 1e5 particles × 1e3 steps in 2-D (Example 19 drift, λ = 1.5)
    against a plain torch float32 loop written here, and against pure Python on a small subset
    (extrapolated linearly in particles; best of the same repeats). vdlib runs its loop on one
    CPU thread, so the baselines are timed on one thread too (--all-threads adds torch's default
@@ -172,7 +172,7 @@ def bench_em(n_particles, n_steps, py_particles, repeats, all_threads=False):
     t_py = _time_interleaved({"py": lambda: pure_python(py_particles, n_steps, dt, 0)}, repeats)["py"]
     t_py *= n_particles / py_particles
     t_vd = t["vdlib"]
-    print(f"   vdlib.sde.euler_maruyama (runs on 1 CPU thread)   {t_vd:8.3f} s   (best of {repeats}, interleaved)")
+    print(f"   vdlib.theory.sde.euler_maruyama (runs on 1 CPU thread)   {t_vd:8.3f} s   (best of {repeats}, interleaved)")
     for key, label in (("plain_matrix_1t", "plain torch, noise z σᵀ, 1 thread"), ("plain_scalar_1t", "plain torch, noise √2·z, 1 thread")):
         r = t_vd / t[key]
         print(f"   {label:<38s}     {t[key]:8.3f} s   ratio vdlib/plain = {r:.2f}  "

@@ -8,7 +8,7 @@ over the steps after 3000; (η, b) = (0.02, 10), (0.04, 10), (0.02, 20); plus, u
 ``--no-control``, the mirror-symmetric control of chapter 07 (H and D(x*) commute exactly, so the
 exact area rate is 0). ``--quick`` uses the ``ci`` sizes of ``vdlib.config`` instead.
 
-Prints, for each run: the wall time of ``vdlib.sgd.run_sgd_chains`` (vectorised over chains:
+Prints, for each run: the wall time of ``vdlib.theory.sgd.run_sgd_chains`` (vectorised over chains:
 one Python loop over steps, none over chains) and the stationary area rate ⟨z₁ż₂ − z₂ż₁⟩
 (time unit η) with its standard error over chains, against the OU theory −2Q₂₁/β, the
 discrete-chain value with constant D(x*), the exact least-squares value, and the reference

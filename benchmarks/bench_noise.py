@@ -1,4 +1,4 @@
-"""Benchmark: per-sample gradients (vdlib.persample) and the spectrum of D (vdlib.noise).
+"""Benchmark: per-sample gradients (vdlib.deep.persample) and the spectrum of D (vdlib.deep.noise_spectrum).
 
 Run:  .venv/bin/python benchmarks/bench_noise.py  [--quick] [--skip-spectra] [--threads T] [--eig]
 
@@ -20,7 +20,7 @@ machine vary by 30–50 %. Anchors: perf-anchors.md §9, A3–A8.
    live memory; the kernel's peak-RSS counter is reset (``echo 5 > /proc/self/clear_refs``) just
    before the call and read (VmHWM) after it; the result is peak − RSS before the call, divided
    by N·d·4 bytes. (tracemalloc cannot see torch's allocator.) Target ≤ 1.6.
-4. Full D of small-lenet (d = 13,338; vdlib.models if importable, else an identical local copy):
+4. Full D of small-lenet (d = 13,338; vdlib.deep.models if importable, else an identical local copy):
    the paper's own method (compute_sigma.py: a batch-1 loop, each gradient centred by the full
    gradient and added as a float32 d×d rank-1 update) against vdlib (per_sample_gradient_chunks
    streamed into accumulate_diffusion_matrix: one float64 syrk per block of ≤ 4,096 rows, or
@@ -34,7 +34,7 @@ machine vary by 30–50 %. Anchors: perf-anchors.md §9, A3–A8.
    N = 1000 (anchor A6 ≤ 5 s) and Lanczos top-20 (A8 ≤ 4 s, rel. err ≤ 1e-5 vs the Gram route).
 
 6. (with --eig, ~8 min) All eigenvalues of a 13,338² symmetric matrix (the size of small-lenet's
-   D): vdlib.noise.symmetric_eigenvalues (torch's LAPACK, dsyevd) against SciPy's eigh (the
+   D): vdlib.deep.noise_spectrum.symmetric_eigenvalues (torch's LAPACK, dsyevd) against SciPy's eigh (the
    route's solver before) — the other half of the cost of Fig. 1.
 
 No assertions on time: this is a script, not a test. Prints met/MISSED for each target.
@@ -87,11 +87,11 @@ def lenet_cnn():
 
 
 def small_lenet():
-    """small-lenet (13,338 parameters): vdlib.models.build if available, else the same layers here."""
+    """small-lenet (13,338 parameters): vdlib.deep.models.build if available, else the same layers here."""
     try:
         from vdlib.deep import models
 
-        return models.build("small-lenet", seed=0), "vdlib.models"
+        return models.build("small-lenet", seed=0), "vdlib.deep.models"
     except Exception:  # noqa: BLE001 - the models module is optional for this benchmark
         torch.manual_seed(0)
         net = nn.Sequential(

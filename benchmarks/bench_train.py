@@ -1,4 +1,4 @@
-"""Benchmark: one SGD epoch with vdlib.train against a plain PyTorch DataLoader loop, side by side.
+"""Benchmark: one SGD epoch with vdlib.deep.train against a plain PyTorch DataLoader loop, side by side.
 
 Run:  .venv/bin/python benchmarks/bench_train.py  [--quick] [--repeats R] [--threads T]
 
@@ -101,7 +101,7 @@ def main() -> None:
         case("small-fc     (d=3,978, 49 inputs)", lambda: models.build("small-fc", seed=0), X7, y, args.repeats),
     ]
     anchors = {0: "CNN <= 50 s", 1: "MLP <= 2 s", 2: "-"}
-    print(f"{'one epoch, 60k examples':36s} {'plain DataLoader':>17s} {'vdlib.train':>12s} {'ratio':>7s}  anchor (A10, 1 thread)")
+    print(f"{'one epoch, 60k examples':36s} {'plain DataLoader':>17s} {'vdlib.deep.train':>12s} {'ratio':>7s}  anchor (A10, 1 thread)")
     for i, (label, best) in enumerate(rows):
         plain, ours = best["plain"], best["vdlib"]
         print(f"{label:36s} {plain * scale:15.2f} s {ours * scale:10.2f} s {plain / ours:6.2f}x  {anchors[i]}")

@@ -1,4 +1,4 @@
-"""Benchmark: the many-chain engine (vdlib.chains) against a plain PyTorch loop on tiny-fc, side by side.
+"""Benchmark: the many-chain engine (vdlib.deep.chains) against a plain PyTorch loop on tiny-fc, side by side.
 
 Run:  .venv/bin/python benchmarks/bench_trajectory.py  [--quick] [--repeats R] [--threads T]
                                                      [--processes-only] [--record-epochs E]
@@ -7,7 +7,7 @@ Setting: tiny-fc (49 → 16–BN–ReLU → 4, d = 900), N = 2,048 inputs (the s
 4 classes × 512), batch 128 (16 steps per epoch), SGD momentum 0.9, lr 0.1. Random inputs are fine
 for timing. Everything is measured in this one run, interleaved, best of ``--repeats``:
 
-1. **plain**: the textbook loop, ``vdlib.models.build("tiny-fc")`` + ``DataLoader(TensorDataset,
+1. **plain**: the textbook loop, ``vdlib.deep.models.build("tiny-fc")`` + ``DataLoader(TensorDataset,
    batch_size=128, shuffle=True)`` + ``torch.optim.SGD``, summing ``loss.item()``;
 2. **plain, in-memory batches**: the same module and optimiser, batches cut from a permutation of the
    in-memory tensors (no DataLoader): separates the loader's overhead from the module's;
@@ -15,7 +15,7 @@ for timing. Everything is measured in this one run, interleaved, best of ``--rep
    steps/s, *chain*-steps/s (C × steps/s) and the ratio to the plain loop;
 4. **engine, autograd backend** and **torch.func vmap(grad(functional_call))** (per-chain BN via
    ``replace_all_batch_norm_modules_``) with C = 16: the alternatives the engine was chosen over;
-5. **recorded runs** (``run_chains``: one epoch + the per-epoch full-batch gradient, loss, error and
+5. **recorded runs** (``run_network_chains``: one epoch + the per-epoch full-batch gradient, loss, error and
    weights of every chain): epochs/s for the paper's group (sgd, 4 chains) and the four groups of the
    full profile (sgd, momentum0, langevin, nobn) with 1 and 2 worker threads, extrapolated to 10⁵ epochs;
 6. **one or two processes** (``vdlib.experiments.trajectory.run(p, out=tmpdir, processes=1 / 2)``): the
@@ -248,7 +248,7 @@ def main() -> None:
         C = int(k.split("C=")[1]) if "C=" in k else 1
         print(f"{k:36s} {v:10.0f} {v * C:14.0f} {v * C / base:14.1f}×")
 
-    print("\nrecorded runs (run_chains: epoch + full-batch gradient/loss/error + weights, every epoch):")
+    print("\nrecorded runs (run_network_chains: epoch + full-batch gradient/loss/error + weights, every epoch):")
     rec_ep = 30 if args.quick else 100
     full = config.current("full")
     nc, ncc = full.size("trajectory_chains"), full.size("trajectory_control_chains")

@@ -18,7 +18,7 @@ Output: an ``.npz`` (the format of ``np.savez_compressed``) with
 
 The zip members carry a fixed timestamp (1980-01-01), so the same tarball gives the same bytes
 (with the same zlib); the script prints the SHA-256 of the file and of the arrays' bytes. The file's
-SHA-256 is pinned in ``vdlib.data.BUNDLED_MNIST_SHA256``: after a rebuild that changes it (another
+SHA-256 is pinned in ``vdlib.deep.data.bundled.BUNDLED_MNIST_SHA256``: after a rebuild that changes it (another
 zlib), check that the arrays' SHA-256 printed here equals ``BUNDLED_MNIST_ARRAYS_SHA256`` and update
 the pin and ``vdlib/datasets/README.md``.
 """

@@ -6,7 +6,7 @@ pages with widgets the html-manager draws the sliders at the values stored in th
 next to an ordinary figure (the static fallback). A full-page screenshot of every page is saved
 under test-artifacts/screenshots/ for people to look at.
 
-Static widgets: the precomputed panels (``vdlib.widgets.panel(frames=...)``, chapters 4, 8, 9)
+Static widgets: the precomputed panels (``vdlib.book.widgets.panel(frames=...)``, chapters 4, 8, 9)
 really move without a kernel (a key press on the range input swaps the embedded frame and updates
 the readout), and a panel without frames (chapter 2) shows its sliders disabled.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import (
+from helpers.browser import (
     CHROMIUM_ARGS,
     CHROMIUM_INSTALL_HINT,
     WIDGET_VIEW_MIME,
@@ -135,7 +135,7 @@ def test_some_page_has_a_widget(built_html):
     if not pages:
         pytest.fail(
             f"no page of {BOOK_ROOT} contains a widget view ({WIDGET_VIEW_MIME}), so the widget checks would pass "
-            "vacuously; the chapters that call vdlib.widgets.panel should embed one (did their cells run?)",
+            "vacuously; the chapters that call vdlib.book.widgets.panel should embed one (did their cells run?)",
             pytrace=False,
         )
 

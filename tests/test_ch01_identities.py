@@ -1,6 +1,6 @@
 """Every identity that chapter 01 (mini-batch gradient noise) displays, asserted exactly in SymPy.
 
-The tests call the same vdlib.symbolic helpers as the chapter, and compare them with independently
+The tests call the same vdlib.theory.symbolic helpers as the chapter, and compare them with independently
 written expressions (textbook formulas typed here, brute-force counting, a second Gaussian-moment
 method), so that a wrong helper makes a test fail.
 """
@@ -223,7 +223,7 @@ def test_trace_of_D_exercise():
 
 
 def test_numeric_population_diffusion_is_the_symbolic_formula():
-    """vdlib.regression.population_diffusion (numpy) evaluates the derived SymPy expression."""
+    """vdlib.theory.regression.population_diffusion (numpy) evaluates the derived SymPy expression."""
     gm = sym.gaussian_design_moments(2)
     rng = np.random.default_rng(0)
     M = rng.normal(size=(2, 2))

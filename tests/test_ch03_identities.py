@@ -125,7 +125,7 @@ def test_example19_stationary_with_current():
     J = sym.probability_current(sp.exp(-Phi), b, sp.eye(2), 1, XY)
     assert sym.is_zero(J - lam * Jss)
     assert sym.is_zero(vc.divergence(Jss, XY))
-    # the numerical version in vdlib.potentials agrees with the symbolic current
+    # the numerical version in vdlib.theory.potentials agrees with the symbolic current
     jx, jy = pot.example19_current(0.3, -0.7)
     Jn = Jss.subs({x: 0.3, y: -0.7}).evalf()
     assert np.allclose([jx, jy], [float(Jn[0]), float(Jn[1])])

@@ -1,4 +1,4 @@
-"""vdlib.chains: the batched many-chain SGD engine is the paper's model (equivalence with nn.Module +
+"""vdlib.deep.chains: the batched many-chain SGD engine is the paper's model (equivalence with nn.Module +
 torch.optim.SGD), its gradients, sampling, matched noise, recording, checkpoint/resume and bad input."""
 import math
 
@@ -321,7 +321,7 @@ def test_recorded_rows_are_the_states_after_each_epoch():
                            atol=1e-7)
         assert np.allclose(rec.grad_norm, np.linalg.norm(rec.grad.astype(np.float64), axis=-1) / math.sqrt(eng.d),
                            rtol=1e-5)
-        # they feed vdlib.trajectory: vectors and scalars give the same FDR1
+        # they feed vdlib.analysis.trajectory: vectors and scalars give the same FDR1
         full = rec.fdr1(start=1)
         assert isinstance(full, tj.FDR1) and np.isfinite(full.ratio)
         rec.grad, rec.dtheta = None, None

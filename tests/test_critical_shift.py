@@ -1,5 +1,5 @@
-"""vdlib.critical_shift (modes, moment sums, fits, ensembles, the symbolic solver's input checks)
-and the chapter-08 example appended to vdlib.potentials."""
+"""vdlib.theory.critical_shift (modes, moment sums, fits, ensembles, the symbolic solver's input checks)
+and the chapter-08 example appended to vdlib.theory.potentials."""
 import numpy as np
 import pytest
 import sympy as sp

@@ -1,7 +1,7 @@
-"""Unit tests of vdlib.data: finding, reading, downloading and preparing real image datasets.
+"""Unit tests of vdlib.deep.data: finding, reading, downloading and preparing real image datasets.
 
 Every fixture file (IDX, Keras npz, CIFAR pickles and archives) is built in a tmp folder, here or (the
-CIFAR pickles) by tests/cifar_files.py, by code independent of the reader; downloads go to a loopback
+CIFAR pickles) by tests/helpers/cifar_files.py, by code independent of the reader; downloads go to a loopback
 HTTP server. Nothing touches the network. The search path is isolated (no $VDLIB_DATA, empty cache
 folders, no Debian package) except in the one test that reads the real Debian Fashion-MNIST when it is
 installed.
@@ -33,7 +33,7 @@ import vdlib
 from vdlib.deep import data
 from vdlib.deep.data import bundled, choice, locate, registry
 
-from cifar_files import make_cifar  # tests/cifar_files.py, shared with the spectrum tests
+from helpers.cifar_files import make_cifar  # shared with the spectrum tests
 from conftest import ROOT
 
 IDX_NAMES = {

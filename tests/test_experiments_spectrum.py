@@ -14,7 +14,7 @@ from vdlib.deep import persample, train as T
 from vdlib.experiments import spectrum as S
 from vdlib.theory import minibatch_noise
 
-from cifar_files import make_cifar  # tests/cifar_files.py, shared with tests/test_data.py
+from helpers.cifar_files import make_cifar  # shared with tests/test_data.py
 
 # a run that takes a few seconds: small-fc on 256 Fashion-MNIST images, D from 128 of them
 TINY = dict(runs=("small-fc",), n_train=256, n_spectrum=128, epochs=2, rank_vs_n=(8, 32, 128))
@@ -46,7 +46,7 @@ def test_lr_schedule_is_the_recipe_at_its_epochs_and_stretches_otherwise():
     sched = S.lr_schedule("small-fc", 8)
     assert sched[0] == (0, 0.1) and [e for e, _ in sched] == sorted({e for e, _ in sched})
     assert [r for _, r in sched] == [0.1, 0.01, 0.001]
-    T.make_schedule(sched)  # a valid schedule for vdlib.train
+    T.make_schedule(sched)  # a valid schedule for vdlib.deep.train
 
 
 def test_paper_statistics_clip_at_the_threshold_and_count_the_rank():
@@ -280,7 +280,7 @@ def test_cifar_augmented_spectrum_is_reproducible_without_training_again(cifar_r
 
 def _per_sample_gradients(model, X, Y):
     """N×d per-sample gradients of the cross-entropy, one backward pass per example, model in eval mode
-    (BN running statistics): plain autograd, independent of vdlib.persample."""
+    (BN running statistics): plain autograd, independent of vdlib.deep.persample."""
     model.eval()
     params = [q for q in model.parameters() if q.requires_grad]
     rows = []

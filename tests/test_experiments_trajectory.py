@@ -166,7 +166,7 @@ def test_a_diverging_run_stops_with_a_clear_message_and_says_so_in_the_metadata(
 
     def blow_up(self, first_step=False):
         out = run_epoch(self, first_step)
-        if first_step and self.epoch == 7:  # the recorded phase (run_chains asks for the first step)
+        if first_step and self.epoch == 7:  # the recorded phase (run_network_chains asks for the first step)
             self.theta[1, 0] = float("inf")
         return out
 

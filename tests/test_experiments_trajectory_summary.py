@@ -1,6 +1,6 @@
 """vdlib.experiments.trajectory.summarize: the reduced statistics the Part IV-b chapters load.
 
-Oracles: the same statistics computed directly with vdlib.trajectory on the artifact's arrays, a
+Oracles: the same statistics computed directly with vdlib.analysis.trajectory on the artifact's arrays, a
 synthetic artifact whose circulation and stationarity are known, and the command line round trip."""
 import json
 

@@ -1,4 +1,4 @@
-"""vdlib.fokker_planck: stationary laws against closed forms, evolution properties, input checks."""
+"""vdlib.theory.fokker_planck: stationary laws against closed forms, evolution properties, input checks."""
 import numpy as np
 import pytest
 from scipy.integrate import quad
@@ -136,7 +136,7 @@ def test_2d_gibbs_for_preconditioned_gradient_drift(D):
 
 @pytest.mark.parametrize("commuting", [True, False])
 def test_2d_linear_drift_matches_lyapunov_covariance(commuting):
-    """dx = −Hx dt + √(2β⁻¹D) dW: Gaussian with HΣ + ΣHᵀ = 2β⁻¹D (vdlib.linear.solve_lyapunov)."""
+    """dx = −Hx dt + √(2β⁻¹D) dW: Gaussian with HΣ + ΣHᵀ = 2β⁻¹D (vdlib.theory.linear.solve_lyapunov)."""
     H = np.array([[1.0, 0.3], [0.3, 2.0]])
     if commuting:
         D = 0.5 * H + 0.2 * np.eye(2)  # commutes with H: Σ = β⁻¹ H⁻¹D, still not isotropic

@@ -1,4 +1,4 @@
-"""vdlib.linear: temperatures, Lyapunov solvers and their input checks."""
+"""vdlib.theory.linear: temperatures, Lyapunov solvers and their input checks."""
 import numpy as np
 import pytest
 

@@ -1,5 +1,5 @@
-"""vdlib.linear (Lemma 20): the decomposition H = (D + Q)U, area rates, and their input checks;
-and the area rates that vdlib.sgd.run_sgd_chains accumulates."""
+"""vdlib.theory.linear (Lemma 20): the decomposition H = (D + Q)U, area rates, and their input checks;
+and the area rates that vdlib.theory.sgd.run_sgd_chains accumulates."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""vdlib.models: the paper's networks, their parameter counts, shapes and input checks."""
+"""vdlib.deep.models: the paper's networks, their parameter counts, shapes and input checks."""
 import pytest
 import torch
 from torch import nn

@@ -1,4 +1,4 @@
-"""vdlib.potentials: gradients against finite differences and the Example 19 identities."""
+"""vdlib.theory.potentials: gradients against finite differences and the Example 19 identities."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""vdlib.sde: the vectorised Euler–Maruyama integrator."""
+"""vdlib.theory.sde: the vectorised Euler–Maruyama integrator."""
 import numpy as np
 import pytest
 import torch

@@ -1,4 +1,4 @@
-"""vdlib.sgd: many-chain SGD on least squares, its exact covariance, and the SDE counterpart."""
+"""vdlib.theory.sgd: many-chain SGD on least squares, its exact covariance, and the SDE counterpart."""
 import numpy as np
 import pytest
 import torch

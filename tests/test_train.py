@@ -1,4 +1,4 @@
-"""vdlib.train: SGD on in-memory tensors, sampling, schedules, checkpoints, exact resume, divergence."""
+"""vdlib.deep.train: SGD on in-memory tensors, sampling, schedules, checkpoints, exact resume, divergence."""
 import math
 import os
 

@@ -1,4 +1,4 @@
-"""vdlib.trajectory: statistics of long trajectories, checked against processes with known answers."""
+"""vdlib.analysis.trajectory: statistics of long trajectories, checked against processes with known answers."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""vdlib.transport: 1-D and 2-D W2, the particle JKO scheme, and its input checks."""
+"""vdlib.theory.transport: 1-D and 2-D W2, the particle JKO scheme, and its input checks."""
 import numpy as np
 import ot
 import pytest

@@ -1,5 +1,5 @@
-"""vdlib.vector_fields (critical points, orbits, circulation) and the chapter-09 additions to
-vdlib.potentials and vdlib.plotting: known answers, cross-checks and clear errors on bad input."""
+"""vdlib.theory.vector_fields (critical points, orbits, circulation) and the chapter-09 additions to
+vdlib.theory.potentials and vdlib.book.plotting: known answers, cross-checks and clear errors on bad input."""
 import matplotlib
 
 matplotlib.use("Agg")

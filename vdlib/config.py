@@ -80,7 +80,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "shift_steps_1d": {"ci": 600, "book": 2_000, "full": 12_000},
     "shift_chains_2d": {"ci": 1_000, "book": 4_000, "full": 16_000},
     "shift_steps_2d": {"ci": 600, "book": 2_000, "full": 12_000},
-    # Part IV-b: long SGD trajectories on tiny-fc (vdlib.chains, vdlib.experiments.trajectory; Fig. 3)
+    # Part IV-b: long SGD trajectories on tiny-fc (vdlib.deep.chains, vdlib.experiments.trajectory; Fig. 3)
     "trajectory_epochs": {"ci": 40, "book": 1_000, "full": 100_000},
     "trajectory_burn_in": {"ci": 10, "book": 100, "full": 1_000},
     "trajectory_chains": {"ci": 2, "book": 4, "full": 4},

@@ -4,7 +4,7 @@ Every writer goes through :func:`atomic_open`: the data go to a temporary file i
 folder, are flushed and fsync'ed, and :func:`os.replace` puts the file in place in one step; on any
 error the temporary file is removed and the target is left as it was.
 
-Used by: vdlib.train, vdlib.chains, vdlib.experiments.
+Used by: vdlib.deep.train, vdlib.deep.chains, vdlib.experiments.
 """
 from __future__ import annotations
 

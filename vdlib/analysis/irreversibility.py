@@ -29,7 +29,7 @@ pair and the projection on k directions are functions of the path: data processi
 projected pair, exact when the projected process is Gaussian (linear dynamics, OU), with a
 jackknife interval over blocks.
 
-The plain estimator without a test is :func:`vdlib.trajectory.time_reversal_asymmetry`.
+The plain estimator without a test is :func:`vdlib.analysis.trajectory.time_reversal_asymmetry`.
 """
 from __future__ import annotations
 

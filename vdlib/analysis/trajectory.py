@@ -19,7 +19,7 @@ independent, unlike the overlapping windows of one series.
 * :func:`fdr1`: Yaida's first fluctuation–dissipation relation for SGD with heavy-ball momentum,
   ⟨θ·∇f⟩ = (1 + μ)/(2η) ⟨‖Δθ‖²⟩ at stationarity.
 
-Used in: the Part IV-b chapters (long trajectories).
+Used in: 11_sgd_does_not_converge, 12_practical_consequences (long trajectories); :mod:`vdlib.analysis.summaries`.
 """
 from __future__ import annotations
 

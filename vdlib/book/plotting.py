@@ -158,7 +158,7 @@ def critical_points_markers(ax, points, *, size: float = 8.0, legend: bool = Tru
     """Mark critical points on ``ax``: filled red dots (stable), orange crosses (saddles), ….
 
     ``points`` is a sequence of objects with ``.point`` (x, y) and ``.kind`` (as returned by
-    ``vdlib.vector_fields.critical_points``) or of pairs ``((x, y), kind)``. Each kind appears
+    ``vdlib.theory.vector_fields.critical_points``) or of pairs ``((x, y), kind)``. Each kind appears
     once in the legend (``legend=True``). Returns the list of ``Line2D`` handles.
 
     Used in: 09_limit_cycles

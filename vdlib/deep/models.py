@@ -297,7 +297,7 @@ def input_shape(model_or_name) -> tuple[int, ...]:
     if shape is None:
         raise ValueError(
             f"{type(model_or_name).__name__} has no input_shape attribute: set model.input_shape = (C, H, W) "
-            "or build the model with vdlib.models.build"
+            "or build the model with vdlib.deep.models.build"
         )
     return tuple(shape)
 

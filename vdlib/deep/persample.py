@@ -42,7 +42,7 @@ Conventions
 * **Independence.** The own engine back-propagates Σ_k f_k once, so it assumes that in eval mode
   example k's output depends only on example k (true for every standard layer in eval mode).
 
-Used in: Part IV-a (gradient-noise spectrum of real networks), via :mod:`vdlib.noise`.
+Used in: Part IV-a (gradient-noise spectrum of real networks), via :mod:`vdlib.deep.noise_spectrum`.
 """
 from __future__ import annotations
 

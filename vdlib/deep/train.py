@@ -69,7 +69,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
 ]
 
-CHECKPOINT_FORMAT = "vdlib.train/1"
+CHECKPOINT_FORMAT = "vdlib.deep.train/1"
 _EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
 _LAST = "last.pt"
 
@@ -288,10 +288,10 @@ def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu") ->
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; list a run's checkpoints with vdlib.train.list_checkpoints(folder)")
+        raise FileNotFoundError(f"no checkpoint at {path}; list a run's checkpoints with vdlib.deep.train.list_checkpoints(folder)")
     ckpt = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a vdlib.train checkpoint (format {CHECKPOINT_FORMAT!r})")
+        raise ValueError(f"{path} is not a vdlib.deep.train checkpoint (format {CHECKPOINT_FORMAT!r})")
     if model is not None:
         model.load_state_dict(ckpt["model"])
     return ckpt
@@ -425,7 +425,7 @@ def train(
     Parameters
     ----------
     model : nn.Module
-        Trained in place; moved to ``device``. Models from :func:`vdlib.models.build` have their
+        Trained in place; moved to ``device``. Models from :func:`vdlib.deep.models.build` have their
         input shape and class count checked against ``X`` and ``y``.
     X, y : torch.Tensor
         All training inputs ``(N, *input_shape)`` (float) and labels ``(N,)`` (long). They are moved
@@ -504,7 +504,7 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
     from .models import check_input
 
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; build one with vdlib.models.build")
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}; build one with vdlib.deep.models.build")
     X, y = _check_xy(X, y, "X", "y")
     N = X.shape[0]
     check_input(model, X)

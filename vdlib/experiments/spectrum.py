@@ -5,27 +5,27 @@ The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py`
 
 1. **Data.** small-lenet sees 28×28 images, small-fc the same images down-sampled to 7×7 (Pillow-style
    bilinear, as the authors' loader), pixels in [0, 1]. Which set stands in for the paper's MNIST is
-   :func:`vdlib.data.mnist_choice`'s decision: MNIST when a local copy exists (``data_root`` or
+   :func:`vdlib.deep.data.mnist_choice`'s decision: MNIST when a local copy exists (``data_root`` or
    ``$VDLIB_DATA``), else **Fashion-MNIST** (e.g. Debian's package), else the 10,000 MNIST digits
    bundled with vdlib (``"mnist-10k"``, 8,000 for training). The ``full`` profile refuses the bundled
    digits unless they are asked for by name (``dataset="mnist-10k"``, ``--dataset mnist-10k``): 8,000
    images are not the paper's 60,000. ``meta.json`` records which data and from where (and the sizes
    actually used when a profile asks for more images than the split holds), and every summary line
    carries the dataset's name. The
-   small-allcnn runs (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.data`); without a local copy
+   small-allcnn runs (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.deep.data`); without a local copy
    they are *skipped* with a message saying how to provide it, never replaced by other data.
-2. **Training.** :func:`vdlib.train.train` with the paper's recipe (:data:`vdlib.train.RECIPES`:
+2. **Training.** :func:`vdlib.deep.train.train` with the paper's recipe (:data:`vdlib.deep.train.RECIPES`:
    momentum 0.9, batch 128, seed 42), checkpoints at 20 %, 40 % and 100 % of the epochs (the paper's
    snapshots: files 1, 2, 5 of six). Checkpoints live in a work folder and a killed run resumes from them.
 3. **D at each snapshot.** The network in evaluation mode (BN running statistics, no dropout), the
-   per-sample gradients of all ``n_spectrum`` training examples (:mod:`vdlib.persample`), and
+   per-sample gradients of all ``n_spectrum`` training examples (:mod:`vdlib.deep.persample`), and
    D = (1/N) Σ (g_k − ḡ)(g_k − ḡ)ᵀ. The ``full`` profile takes all 60,000 examples and the d×d route
-   (float64 ``syrk`` accumulation, :func:`vdlib.noise.symmetric_eigenvalues`: 13,338² for small-lenet,
+   (float64 ``syrk`` accumulation, :func:`vdlib.deep.noise_spectrum.symmetric_eigenvalues`: 13,338² for small-lenet,
    3,978² for small-fc; ``--threads 2`` gives torch and BLAS both cores); smaller profiles use
    the N×N Gram route (same non-zero eigenvalues). Each snapshot's eigenvalues are written as soon as
    they are computed, so a killed run resumes at the next missing piece.
 4. **Rank against N.** At the last snapshot, the rank of D from nested random subsets of n examples
-   (:func:`vdlib.noise.rank_vs_n`): the rank of a centred covariance of n gradients is at most n − 1.
+   (:func:`vdlib.deep.noise_spectrum.rank_vs_n`): the rank of a centred covariance of n gradients is at most n − 1.
 5. **Augmentation (Fig. 2c).** ``small-allcnn-cifar10-augment`` reuses the network trained without
    augmentation and applies a random flip + pad-4 crop to every sample while D is computed.
 
@@ -96,7 +96,7 @@ PAPER: dict[str, dict[str, Any]] = {
 
 SNAPSHOT_FRACTIONS = (0.2, 0.4, 1.0)
 
-#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.data.mnist_choice`) or a set asked for by name.
+#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.deep.data.mnist_choice`) or a set asked for by name.
 DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-10k")
 
 
@@ -122,7 +122,7 @@ class Protocol:
     epochs : int or None
         Training epochs; None: the recipe's (20 for the MNIST nets, 50 for small-allcnn).
     route : str
-        ``"dxd"``, ``"gram"`` or ``"auto"`` (:func:`vdlib.noise.diffusion_spectrum`).
+        ``"dxd"``, ``"gram"`` or ``"auto"`` (:func:`vdlib.deep.noise_spectrum.diffusion_spectrum`).
     rank_vs_n : tuple of int
         Subset sizes n for the rank-against-N curve at the last snapshot (empty: skip).
     """
@@ -257,7 +257,7 @@ def load_data(run_name: str, p: Protocol, root=None):
             raise DataUnavailable(
                 f"{run_name} needs {name.upper()} (the paper's Fig. {spec['figure']}), which was not found locally; "
                 f"put the python version of the dataset (e.g. cifar-10-python.tar.gz extracted) under $VDLIB_DATA or "
-                f"pass --data-root DIR, or fetch it once with vdlib.data.fetch('{name}'). Searched: "
+                f"pass --data-root DIR, or fetch it once with vdlib.deep.data.fetch('{name}'). Searched: "
                 + "; ".join(D.search_paths(name, root)))
         ds = D.load(name, root)
         X, Y = D.to_tensors(ds, "train", normalise=None)
@@ -428,7 +428,7 @@ def default_out(profile: str) -> Path:
 # the run
 # --------------------------------------------------------------------------------------------------
 def refuse_bundled_at_full_scale(profile: str, dataset: str, data_root, command: str) -> None:
-    """Raise :class:`vdlib.data.DataNotFoundError` when a ``full``-profile run would fall back to the bundled
+    """Raise :class:`vdlib.deep.data.DataNotFoundError` when a ``full``-profile run would fall back to the bundled
     10,000 digits without being asked to (``dataset="auto"`` and neither MNIST nor Fashion-MNIST found)."""
     from ..deep import data as D
 
@@ -442,7 +442,7 @@ def refuse_bundled_at_full_scale(profile: str, dataset: str, data_root, command:
         "the full profile reproduces the paper at full scale, but neither MNIST nor Fashion-MNIST was found, only "
         "the 10,000 MNIST digits bundled with vdlib, whose 8,000 training images are not the paper's 60,000: "
         f"nothing was run (searched: {tried}). Provide the data: MNIST (--data-root DIR or $VDLIB_DATA with the "
-        "four IDX files, or vdlib.data.fetch('mnist')) or Fashion-MNIST (sudo apt-get install dataset-fashion-mnist); "
+        "four IDX files, or vdlib.deep.data.fetch('mnist')) or Fashion-MNIST (sudo apt-get install dataset-fashion-mnist); "
         f"or run on the bundled digits on purpose: python -m vdlib.experiments {command} --profile full "
         "--dataset mnist-10k (recorded as such in meta.json)")
 
@@ -474,7 +474,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
 
     Runs whose data are not available (CIFAR) are skipped and listed in ``meta["skipped"]`` with the reason.
     Under the ``full`` profile with ``dataset="auto"``, a machine that has neither MNIST nor Fashion-MNIST
-    (only the bundled 10,000 digits) raises :class:`vdlib.data.DataNotFoundError` before anything runs.
+    (only the bundled 10,000 digits) raises :class:`vdlib.deep.data.DataNotFoundError` before anything runs.
     """
     from ..config import current, select_device, torch_threads
 

@@ -456,7 +456,7 @@ def gaussian_box(Sigma, n: int, k: float = 4.5):
     """Cell centres of an n-cell grid per axis covering ±k standard deviations of ``Sigma``.
 
     ``Sigma`` is a d×d covariance (or a positive variance for d = 1); returns a list of d arrays.
-    Keep k ≲ 4.5 with :func:`vdlib.fokker_planck.stationary_2d`: on larger boxes at small
+    Keep k ≲ 4.5 with :func:`vdlib.theory.fokker_planck.stationary_2d`: on larger boxes at small
     temperature its pinned-cell heuristic can pick a corner cell whose density underflows.
 
     Used in: 08_critical_points_move

@@ -43,7 +43,8 @@ result normalised); time stepping is backward Euler with the matrix I − Δt L 
 All returned densities are normalised: ``rho.sum() * cell == 1`` with ``cell`` = Δx (1-D) or
 Δx Δy (2-D).
 
-Used in: 04_potential_and_force, 05_variational_inference, 06_wasserstein_jko
+Used in: 03_fokker_planck, 04_potential_and_force, 05_variational_inference, 06_wasserstein_jko,
+08_critical_points_move
 """
 from __future__ import annotations
 
@@ -181,7 +182,7 @@ _POS_HINT_2D = (
     "The centred cross-diffusion terms (D_xy ≠ 0) break the discrete maximum principle when the "
     "anisotropy is strong relative to the grid; refine the grid, reduce |D_xy|/√(D_xx D_yy), or "
     "rotate coordinates so that D is closer to diagonal (see the positivity caveat in "
-    "vdlib.fokker_planck)"
+    "vdlib.theory.fokker_planck)"
 )
 
 

@@ -24,14 +24,14 @@ Lemma 20 of the paper (the Kwon–Ao–Thouless decomposition) and the area rate
 * :func:`area_rate_from_trajectory`: the same statistic from sampled paths (lag-one wedge
   products x_k ∧ x_{k+1} / Δt), with standard errors from independent chains;
 * :func:`simulate_ou_area_rate`: many Euler–Maruyama chains of the OU process
-  (:func:`vdlib.sde.euler_maruyama`) reduced to their area rates block by block.
+  (:func:`vdlib.theory.sde.euler_maruyama`) reduced to their area rates block by block.
 
 Conventions: ``H`` is the drift matrix (the Hessian for a gradient flow; it may be
 non-symmetric for a linearised non-gradient drift), ``D`` the per-sample gradient covariance of
 Definition 1, ``b`` the batch size. Sampling without replacement multiplies the temperature by
 (1 − b/N), with the paper's ``D`` that absorbs N/(N − 1) (Appendix A.2).
 
-Used in: 02_sgd_as_sde, 07_linear_case.
+Used in: 02_sgd_as_sde, 04_potential_and_force, 07_linear_case, 08_critical_points_move, 09_limit_cycles.
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _check_psd(name: str, M: np.ndarray, rtol: float = 1e-10) -> None:
     if vals[0] < -rtol * max(1.0, abs(vals[-1])):
         raise ValueError(
             f"{name} must be positive semi-definite (a covariance matrix), but its smallest eigenvalue is "
-            f"{vals[0]:.3g}; compute it as a covariance (e.g. vdlib.noise.diffusion_matrix) or clip negative "
+            f"{vals[0]:.3g}; compute it as a covariance (e.g. vdlib.theory.minibatch_noise.diffusion_matrix) or clip negative "
             "eigenvalues"
         )
 
@@ -533,7 +533,7 @@ def simulate_ou_area_rate(
     The chains start from the stationary law N(0, Σ), run ``burn_in`` steps (default
     ``n_steps // 10``) and then ``n_steps − burn_in`` steps whose lag-one wedge products enter
     each chain's average (:func:`area_rate_from_trajectory`). The integration is
-    :func:`vdlib.sde.euler_maruyama`, called on blocks of ``block`` steps so that only one block
+    :func:`vdlib.theory.sde.euler_maruyama`, called on blocks of ``block`` steps so that only one block
     of paths is held in memory; every block has its own seed, derived from ``seed``.
 
     ``dtype`` is the torch dtype of the integration (default ``torch.float64``).

@@ -1,6 +1,6 @@
 """Toy losses, diffusions and drifts used across Part II, with their derivatives (NumPy, vectorised).
 
-Convention (as in :mod:`vdlib.fokker_planck`): the SDE is dx = b(x) dt + √(2β⁻¹D(x)) dW, and for
+Convention (as in :mod:`vdlib.theory.fokker_planck`): the SDE is dx = b(x) dt + √(2β⁻¹D(x)) dW, and for
 SGD the drift is b = −∇f. Every function accepts scalars or arrays and broadcasts elementwise.
 
 * ``double_well_1d``: f(x) = (x² − 1)²/4, minima at ±1, a barrier of height 1/4 at 0.
@@ -11,7 +11,8 @@ SGD the drift is b = −∇f. Every function accepts scalars or arrays and broad
   drift −∇f = −∇Φ + j, whose stationary density is e^{−Φ}/Z for every λ, because
   ∇·(j e^{−Φ}) = λ ∇·J^ss = 0.
 
-Used in: 04_potential_and_force, 05_variational_inference, 06_wasserstein_jko
+Used in: 03_fokker_planck, 04_potential_and_force, 05_variational_inference, 06_wasserstein_jko,
+08_critical_points_move, 09_limit_cycles
 """
 from __future__ import annotations
 

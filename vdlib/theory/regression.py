@@ -114,7 +114,7 @@ def diffusion_at_minimiser(problem: LinearRegression) -> np.ndarray:
     """D(x*) = (1/N) Σ_k r_k² a_k a_kᵀ with r_k = a_kᵀx* − y_k, the residuals at the least-squares minimiser.
 
     At x* the normal equations Σ_k a_k r_k = 0 make the full gradient vanish, so the g gᵀ term of
-    Definition 1 drops out. Computed from this formula (not from :func:`vdlib.noise.diffusion_matrix`),
+    Definition 1 drops out. Computed from this formula (not from :func:`vdlib.theory.minibatch_noise.diffusion_matrix`),
     so comparing the two checks the identity.
 
     Used in: 01_minibatch_noise
@@ -141,7 +141,7 @@ def population_diffusion(x, x_star, cov_a, noise_var: float) -> np.ndarray:
 
     the population limit (N → ∞) of the per-sample-gradient covariance of f_k = ½(a_kᵀx − y_k)².
     The Hessian is H = Σ_a, so D(x*) = σ² H. Derived with Isserlis' theorem in
-    :func:`vdlib.symbolic.gaussian_design_moments`.
+    :func:`vdlib.theory.symbolic.gaussian_design_moments`.
 
     Used in: 01_minibatch_noise
     """

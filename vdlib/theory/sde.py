@@ -10,7 +10,8 @@ constant d×m matrix (additive noise) or a batch of n matrices (state-dependent 
 diffusion *matrix* of the Fokker–Planck equation is σσᵀ; for the SGD model of Lemma 2,
 σσᵀ = 2β⁻¹D.
 
-Used in: 02_sgd_as_sde.
+Used in: 02_sgd_as_sde (through :mod:`vdlib.theory.sgd`), 03_fokker_planck, 06_wasserstein_jko, 07_linear_case,
+08_critical_points_move, 09_limit_cycles.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Many independent SGD chains on least squares, vectorised in torch, and their theory.
 
-The problem is a :class:`vdlib.regression.LinearRegression`, f(x) = (1/2N) ‖Ax − y‖², with
+The problem is a :class:`vdlib.theory.regression.LinearRegression`, f(x) = (1/2N) ‖Ax − y‖², with
 per-sample gradients g_k(x) = a_k(a_kᵀx − y_k). One SGD step of every chain is
 
     x ← x − η (1/b) Σ_{k ∈ batch} g_k(x),
@@ -14,7 +14,7 @@ stationary covariance and honest Monte Carlo error bars.
 On least squares the stationary mean of SGD is exactly the minimiser x*, and the stationary
 covariance is known exactly: it solves the discrete Lyapunov equation with D replaced by its
 stationary average E_ρ[D(x)] (:func:`exact_sgd_covariance`). The constant-D predictions of
-:mod:`vdlib.linear` use D(x*).
+:mod:`vdlib.theory.linear` use D(x*).
 
 Each SGD chain also accumulates the lag-one wedge products z_k ∧ z_{k+1} after the burn-in, so
 that a run returns the stationary area (angular-momentum) rates ⟨z_i ż_j − z_j ż_i⟩ of Lemma 20
@@ -98,7 +98,7 @@ class SGDChainsResult:
         if M is None:
             raise ValueError(
                 f"this result ({self.method}) has no area rates: they are accumulated by run_sgd_chains; "
-                "for the OU process use vdlib.linear.simulate_ou_area_rate"
+                "for the OU process use vdlib.theory.linear.simulate_ou_area_rate"
             )
         if M.shape[-1] < 2:
             raise ValueError("an area rate needs d >= 2 coordinates")
@@ -124,7 +124,7 @@ class SGDChainsResult:
 def _check_problem(problem) -> LinearRegression:
     if not isinstance(problem, LinearRegression):
         raise TypeError(
-            f"problem must be a vdlib.regression.LinearRegression (e.g. make_linear_regression()), "
+            f"problem must be a vdlib.theory.regression.LinearRegression (e.g. make_linear_regression()), "
             f"got {type(problem).__name__}"
         )
     return problem
@@ -256,7 +256,7 @@ def exact_area_rate(problem, eta, b, replacement: bool = True) -> float:
     The batch noise has conditional mean zero, E[z_{k+1} | z_k] = (I − ηH) z_k, so the lag-one
     statistic E[z_k ∧ z_{k+1}]/η equals (HΣ − ΣH)₁₂ exactly, with Σ the exact stationary
     covariance of :func:`exact_sgd_covariance` (state-dependent noise and finite η included).
-    Compare :func:`vdlib.linear.sgd_area_rate` (constant D = D(x*), continuous or discrete).
+    Compare :func:`vdlib.theory.linear.sgd_area_rate` (constant D = D(x*), continuous or discrete).
 
     Used in: 07_linear_case
     """
@@ -522,7 +522,7 @@ def run_sde_chains(
 ) -> SGDChainsResult:
     """Euler–Maruyama for the SDE (3) of Lemma 2 on a least-squares problem, with dt = η.
 
-    dx = −∇f(x) dt + √(2β⁻¹ D) dW, β⁻¹ = :func:`vdlib.linear.temperature`, with
+    dx = −∇f(x) dt + √(2β⁻¹ D) dW, β⁻¹ = :func:`vdlib.theory.linear.temperature`, with
     ``diffusion="constant"`` (D = D(x*): the Ornstein–Uhlenbeck model of the Lyapunov equations)
     or ``"state"`` (D = D(x), :func:`diffusion_field`). One EM step per SGD step (dt = η), so
     the result is comparable step for step with :func:`run_sgd_chains`; same return type.

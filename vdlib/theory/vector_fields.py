@@ -2,7 +2,7 @@
 
 The tools of chapter 09 (Lemma 7 and Example 19 of the paper), written for any 2-D field given as
 a vectorised NumPy callable ``field(X, Y) -> (U, V)`` (the convention of
-:mod:`vdlib.potentials`, e.g. ``lambda X, Y: potentials.example19_drift(X, Y, 1.5)``):
+:mod:`vdlib.theory.potentials`, e.g. ``lambda X, Y: potentials.example19_drift(X, Y, 1.5)``):
 
 * :func:`critical_points`: all zeros of the field in a box, by Newton-type root finding
   (``scipy.optimize.root``, with the Jacobian) from a grid of starting points, de-duplicated by
@@ -15,7 +15,7 @@ a vectorised NumPy callable ``field(X, Y) -> (U, V)`` (the convention of
 * :func:`angular_momentum` (from Euler–Maruyama increments) and :func:`angular_momentum_drift`
   (from positions and the drift): the mean angular momentum ⟨x₁ẋ₂ − x₂ẋ₁⟩ of an ensemble;
 * :func:`example19_torch_drift`: the drift of Example 19 as a torch function for
-  :func:`vdlib.sde.euler_maruyama`, with one λ per particle if wanted.
+  :func:`vdlib.theory.sde.euler_maruyama`, with one λ per particle if wanted.
 
 Symbolic derivations (SymPy), each returning both sides of what the chapter displays so that
 ``tests/test_ch09_identities.py`` asserts them: :func:`assumption4_family` (j = g(Φ)J∇Φ),
@@ -481,14 +481,14 @@ def angular_momentum_drift(x, drift: Field, center=None) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------------------------
-# Example 19 in torch, for vdlib.sde.euler_maruyama
+# Example 19 in torch, for vdlib.theory.sde.euler_maruyama
 # --------------------------------------------------------------------------------------------
 def example19_torch_drift(lam):
     """The drift −∇f = −∇Φ + λ e^{Φ − r⁴/4}(−y, x) of Example 19 as a torch function (n, 2) → (n, 2).
 
     ``lam`` is a number or a sequence/tensor with one λ per particle (shape (n,)), so one
     Euler–Maruyama ensemble can hold several values of λ side by side. Same formula as
-    :func:`vdlib.potentials.example19_drift` (which is NumPy).
+    :func:`vdlib.theory.potentials.example19_drift` (which is NumPy).
 
     Used in: 09_limit_cycles
     """

@@ -96,20 +96,20 @@ class ChainEngine:
                  noise_std=0.0, batch_size: int = 128, replacement: bool = False, full_batch: bool = False,
                  backend: str = "manual", device=None):
         if not isinstance(lay, Layout):
-            raise TypeError("lay must be a vdlib.chains.Layout; build one with vdlib.chains.layout('tiny-fc', num_classes)")
+            raise TypeError("lay must be a vdlib.deep.chains.Layout; build one with vdlib.deep.chains.layout('tiny-fc', num_classes)")
         if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError("X and y must be torch tensors (use vdlib.data.to_tensors / torch.as_tensor)")
+            raise TypeError("X and y must be torch tensors (use vdlib.deep.data.to_tensors / torch.as_tensor)")
         if not X.is_floating_point():
             raise TypeError(f"X must be a floating-point tensor, got {X.dtype}; convert with X.float()")
         if X.ndim < 2 or X[0].numel() != lay.n_inputs:
             raise ValueError(f"X must hold N examples of {lay.n_inputs} values each (e.g. (N, 49) or (N, 7, 7)), "
-                             f"got shape {tuple(X.shape)}; down-sample with vdlib.data.downsample(x, 7)")
+                             f"got shape {tuple(X.shape)}; down-sample with vdlib.deep.data.downsample(x, 7)")
         if y.ndim != 1 or y.shape[0] != X.shape[0] or y.dtype != torch.int64:
             raise ValueError(f"y must be an int64 vector with one label per example ({X.shape[0]}), "
                              f"got {y.dtype} of shape {tuple(y.shape)}")
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= lay.num_classes):
             raise ValueError(f"labels must lie in 0..{lay.num_classes - 1}, got {int(y.min())}..{int(y.max())}: "
-                             "relabel the classes (vdlib.data.class_subset does) or raise num_classes")
+                             "relabel the classes (vdlib.deep.data.class_subset does) or raise num_classes")
         if backend not in ("manual", "autograd"):
             raise ValueError(f"backend must be 'manual' or 'autograd', got {backend!r}")
         self.lay, self.backend = lay, backend

@@ -97,7 +97,7 @@ class _NoBN(nn.Module):
 def fc_module(lay: Layout, seed: int | None = None) -> nn.Module:
     """A plain ``nn.Module`` with the layout ``lay``, PyTorch's default initialisation.
 
-    With BatchNorm this is :func:`vdlib.models.build` (``"tiny-fc"``/``"small-fc"`` are the same
+    With BatchNorm this is :func:`vdlib.deep.models.build` (``"tiny-fc"``/``"small-fc"`` are the same
     class with another width). Without, a Linear–ReLU–Linear net whose two Linear layers get the
     *same* initial weights as the BN net built with the same ``seed`` (the BN weights are simply left
     out), so the no-BN control starts where the BN run starts.

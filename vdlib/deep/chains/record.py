@@ -77,7 +77,7 @@ class Record:
         """Yaida's FDR1 ⟨θ·∇f⟩ = (1 + μ)/(2η)⟨‖Δθ‖²⟩ over rows ``start ..`` (pass the burn-in).
 
         Uses the full gradient ∇f(θ_t) and the one-step Δθ_t recorded each epoch; the error bars come
-        from the independent chains (:func:`vdlib.trajectory.fdr1` with the same conventions). All chains
+        from the independent chains (:func:`vdlib.analysis.trajectory.fdr1` with the same conventions). All chains
         must share η and μ.
         """
         from ...analysis import trajectory as tj

@@ -15,8 +15,8 @@ from ...progress import progress as progress_bar
 from .engine import ChainEngine
 from .record import Record, TrajectoryDiverged, _SERIES, _STEP_SERIES
 
-#: The checkpoint format tag (kept from the module's first home, vdlib.chains: old checkpoints resume).
-CHECKPOINT_FORMAT = "vdlib.chains/1"
+#: The checkpoint format tag (kept from the module's first home, vdlib.deep.chains: old checkpoints resume).
+CHECKPOINT_FORMAT = "vdlib.deep.chains/1"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -108,7 +108,7 @@ def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folde
                                       "it, or choose an empty folder")
             state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             if state.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"{ckpt_path} is not a vdlib.chains checkpoint")
+                raise ValueError(f"{ckpt_path} is not a vdlib.deep.chains checkpoint")
             if int(state["epochs"]) != epochs or bool(state["record_fdr"]) != record_fdr or \
                     sorted(state["engines"]) != sorted(engines):
                 raise ValueError(f"cannot resume {folder}: it was started with epochs={int(state['epochs'])}, "

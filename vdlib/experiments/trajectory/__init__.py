@@ -5,13 +5,13 @@ The protocol (§IV of the paper, the authors' ``code/prob_current.py`` at ``e05e
 
 1. **Data.** 4 classes × 512 training images, down-sampled to 7×7 (the authors' run at commit
    ``e05ed9c``: ``nc=4``, N = 2,048). Which set stands in for the paper's MNIST is
-   :func:`vdlib.data.mnist_choice`'s decision: MNIST when a local copy exists, else Fashion-MNIST
+   :func:`vdlib.deep.data.mnist_choice`'s decision: MNIST when a local copy exists, else Fashion-MNIST
    (e.g. Debian's package), else the 10,000 MNIST digits bundled with vdlib (``"mnist-10k"``; its
    8,000-image training split has 690–902 images per class). The ``full`` profile refuses the
    bundled digits unless they are asked for by name (``--dataset mnist-10k``); ``meta.json`` records
    which data were used and from where. Pixels are
    scaled to [0, 1]; the 7×7 images use Pillow-style bilinear shrinking, as the authors' loader did
-   (:func:`vdlib.data.downsample`).
+   (:func:`vdlib.deep.data.downsample`).
 2. **Pre-training to zero training error.** Each chain's network is trained with SGD (momentum 0.9,
    batch 128, ``pretrain_lr``) until its full-batch training error is zero (a snapshot is taken at the
    first epoch it is, and training stops when all chains have one; a chain that never gets there keeps
@@ -20,7 +20,7 @@ The protocol (§IV of the paper, the authors' ``code/prob_current.py`` at ``e05e
    of the BN net's initialisation.
 3. **The recorded phase.** ``epochs`` epochs from zero velocity, all groups in lock-step, recorded once
    per epoch (weights, full-batch loss, training error, ‖∇f‖/√d in training mode with full-batch BN
-   statistics, and the FDR1 scalars; see :mod:`vdlib.chains`). The first ``burn_in`` epochs are
+   statistics, and the FDR1 scalars; see :mod:`vdlib.deep.chains`). The first ``burn_in`` epochs are
    recorded but belong to the transient: analyses start at row ``burn_in`` (the code's ``if e > 1000``).
 4. **Controls** (chapter 11), each a group of ``control_chains`` chains run beside the ``chains`` chains of the
    paper's setting ``"sgd"`` (momentum 0.9, BN, mini-batches of 128):
@@ -28,7 +28,7 @@ The protocol (§IV of the paper, the authors' ``code/prob_current.py`` at ``e05e
    * ``"momentum0"``, control (a): the same without momentum;
    * ``"langevin"``, control (b): full-batch gradient + isotropic Gaussian noise with the trace of
      SGD's mini-batch noise, σ² = tr Σ_B / d measured per chain at the start of the recorded phase from
-     ``noise_batches`` mini-batch gradients (:meth:`vdlib.chains.ChainEngine.noise_trace`), then
+     ``noise_batches`` mini-batch gradients (:meth:`vdlib.deep.chains.ChainEngine.noise_trace`), then
      heavy-ball with the same η and μ: a reversible (detailed-balance) reference;
    * ``"nobn"``, control (c): tiny-fc without BatchNorm (d = 868 for 4 classes), pre-trained itself.
 
@@ -67,7 +67,7 @@ Python::
 
     res = vdlib.experiments.trajectory.run(profile="ci")      # in memory, seconds
     res = vdlib.experiments.trajectory.load("artifacts/trajectory_full")   # a run of your own (2.5 GB)
-    X = res.records["sgd"].trajectory(chain=0, start=res.protocol.burn_in)   # T×d, feeds vdlib.trajectory
+    X = res.records["sgd"].trajectory(chain=0, start=res.protocol.burn_in)   # T×d, feeds vdlib.analysis.trajectory
     s = vdlib.experiments.trajectory.summarize(res)       # the chapters' statistics (a few MB), see summarize
     s = vdlib.experiments.trajectory.load_summary(vdlib.results.committed_result("summaries/trajectory_full").path)
 

@@ -23,7 +23,7 @@ CONTROLS: dict[str, str] = {
 }
 
 
-#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.data.mnist_choice`) or a set asked for by name.
+#: ``Protocol.dataset`` values: "auto" (:func:`vdlib.deep.data.mnist_choice`) or a set asked for by name.
 DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-10k")
 
 

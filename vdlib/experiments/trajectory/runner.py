@@ -24,7 +24,7 @@ from .scheduler import _partition, _record_in_processes, _resume_partition
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class TrajectoryResult:
-    """A finished (or loaded) run: ``protocol``, ``records`` (group -> :class:`vdlib.chains.Record`), ``meta``."""
+    """A finished (or loaded) run: ``protocol``, ``records`` (group -> :class:`vdlib.deep.chains.Record`), ``meta``."""
 
     protocol: Protocol
     records: dict[str, ch.Record]
@@ -37,7 +37,7 @@ class TrajectoryResult:
         return self.records[group]
 
     def trajectory(self, group: str = "sgd", chain: int = 0) -> np.ndarray:
-        """The T×d weight trajectory of one chain after the burn-in (feeds :mod:`vdlib.trajectory`)."""
+        """The T×d weight trajectory of one chain after the burn-in (feeds :mod:`vdlib.analysis.trajectory`)."""
         return self.record(group).trajectory(chain, start=self.protocol.burn_in)
 
     def summary(self) -> str:

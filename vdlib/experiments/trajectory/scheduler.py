@@ -147,7 +147,7 @@ def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], 
                          num_threads: int) -> list[dict[str, Any]]:
     """Record each bin of ``partition`` in its own process ("spawn"); their results, in the partition's order.
 
-    A diverged bin raises :class:`vdlib.chains.TrajectoryDiverged` here (the other processes are stopped);
+    A diverged bin raises :class:`vdlib.deep.chains.TrajectoryDiverged` here (the other processes are stopped);
     another error in a process raises here with its traceback in the message.
     """
     import multiprocessing as mp

@@ -109,7 +109,7 @@ def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_poin
         per step), ``g/start_weights``/``g/final_weights`` (C × d: rows burn-in and last), ``g/steps_per_epoch``, ``g/lr``, ``g/momentum``; ``g/pc_variance`` (C × k_pc);
         ``g/area_lags``; for each plane P: ``g/asym_P`` (C × lags: A₁₂(τ)/√(C₁₁(0)C₂₂(0)) of the
         projection), ``g/asym_P_blocks`` (C × n_blocks × lags), ``g/area_rate_P`` (C: ⟨y₁ẏ₂ − y₂ẏ₁⟩
-        per epoch, :func:`vdlib.trajectory.area_rate`) and ``g/area_rate_P_norm`` (the same divided by
+        per epoch, :func:`vdlib.analysis.trajectory.area_rate`) and ``g/area_rate_P_norm`` (the same divided by
         √(C₁₁C₂₂)), ``g/top_eigenvalues_P`` (C × 2, noise and hessian planes); ``g/asym_subspace`` (C × lags: ‖A(τ)‖_F / ‖C(0)‖_F in the top-k_pc PC subspace).
     """
     if isinstance(source, TrajectoryResult):

@@ -1,4 +1,5 @@
-"""Unit tests of vdlib.noise and the chapter-01 additions to vdlib.regression.
+"""Unit tests of vdlib.theory.minibatch_noise (Definition 1), the chapter-01 additions to
+vdlib.theory.regression, and their figures (vdlib.book.figures).
 
 Monte Carlo tolerances are multiples of the Monte Carlo standard error that the library computes
 from the same samples, and every MC test also checks that the *wrong* formula would be rejected.
