@@ -6,6 +6,7 @@ import sympy as sp
 
 from vdlib.theory import linear, potentials
 from vdlib.theory import potential_symbolic as ps
+from vdlib.theory import symbolic as sym
 from vdlib.theory import vector_calculus as vc
 
 x, beta, T = ps.x, ps.beta, ps.T
@@ -43,7 +44,7 @@ def test_auxiliary_sde_has_zero_flux_at_exp_minus_beta_phi():
     assert zero(J)
     # not vacuous: the same drift has a nonzero flux at a different density (e^{-2βΦ})
     g = ps.general_2d()
-    J_wrong = ps.current(drift, g.D, sp.exp(-2 * beta * g.Phi), g.coords)
+    J_wrong = sym.probability_current(sp.exp(-2 * beta * g.Phi), drift, g.D, beta, g.coords)
     assert not zero(J_wrong)
 
 

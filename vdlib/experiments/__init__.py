@@ -8,11 +8,16 @@ commands. Each command is a module of this package registered in :data:`COMMANDS
 * a Python API (``run(...)``, ``load(folder)``) that the chapters call directly.
 
 Each experiment writes an artifact folder (npz arrays + ``meta.json`` with the seed, versions, device,
-data source and protocol) that chapters load instead of recomputing.
+data source and protocol: :func:`vdlib.provenance.run_metadata`) that chapters load instead of
+recomputing. A run's progress bar is on under the ``full`` profile unless ``--progress`` /
+``--no-progress`` says otherwise; the computation it calls only takes ``progress=True/False``.
 
 Commands:
 
-* ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`.
+* ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`
+  (a package: protocol, pre-training, engines, process scheduler, runner, summary, command line);
+* ``spectrum``: the gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2):
+  :mod:`vdlib.experiments.spectrum`.
 """
 from __future__ import annotations
 

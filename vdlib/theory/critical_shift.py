@@ -39,6 +39,7 @@ import numpy as np
 import sympy as sp
 
 from .. import checks
+from .symbolic import probability_current
 from .vector_calculus import divergence, gradient, matrix_divergence
 
 __all__ = [
@@ -123,20 +124,17 @@ def a_type_identities() -> AType:
     rho = sp.exp(-beta * Phi)
     M = D + Q
 
-    def current(b, Dm, r):
-        return b * r - matrix_divergence(Dm * r, c) / beta
-
     drift_A = -M * gradient(Phi, c) + matrix_divergence(M, c) / beta
-    J_A = current(drift_A, D, rho)
+    J_A = probability_current(rho, drift_A, D, beta, c)
     J_A_expected = matrix_divergence(Q * rho, c) / beta
     plain = -M * gradient(Phi, c)
-    fp_plain = -divergence(current(plain, D, rho), c)  # ∂tρ = −∇·J
+    fp_plain = -divergence(probability_current(rho, plain, D, beta, c), c)  # ∂tρ = −∇·J
     fp_plain_expected = divergence(matrix_divergence(M, c) * rho, c) / beta
     # H̃ = βΦ, D̃ = D/β, Q̃ = Q/β
     Dt, Qt, Ht = D / beta, Q / beta, beta * Phi
     drift_recipe = -(Dt + Qt) * gradient(Ht, c) + matrix_divergence(Dt + Qt, c)
     residual = M * gradient(Phi, c) - matrix_divergence(M, c) / beta - gradient(f, c)
-    J_sgd = current(-gradient(f, c), D, rho)
+    J_sgd = probability_current(rho, -gradient(f, c), D, beta, c)
     psi = sp.Function("psi")(*c)
     rho_any = sp.Function("rho", positive=True)(*c)
     Qs = sp.Matrix([[0, beta * psi / rho_any], [-beta * psi / rho_any, 0]])

@@ -7,7 +7,8 @@ identities it derives, so that ``tests/test_ch04_identities.py`` asserts
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW with b = −∇f, Itô Fokker–Planck
 ∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)), matrix divergence column-wise, (∇·D)_i = Σ_j ∂_j D_ij
 (:mod:`vdlib.theory.vector_calculus`).
-The probability current is J = bρ − β⁻¹∇·(Dρ), so ∂tρ = −∇·J.
+The probability current is J = bρ − β⁻¹∇·(Dρ) (:func:`vdlib.theory.symbolic.probability_current`),
+so ∂tρ = −∇·J.
 
 * :func:`general_2d`: symbolic f(x, y), Φ(x, y) and a symmetric D(x, y) of arbitrary functions;
 * :func:`auxiliary_flux`: the current of the reversible SDE (7) at ρ = e^{−βΦ} (it vanishes);
@@ -34,6 +35,7 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+from .symbolic import probability_current
 from .vector_calculus import divergence, gradient, matrix_divergence
 
 __all__ = [
@@ -41,7 +43,6 @@ __all__ = [
     "General2D",
     "general_2d",
     "auxiliary_flux",
-    "current",
     "compact",
     "ForceIdentities",
     "force_identities",
@@ -121,11 +122,6 @@ def compact(expr):
     return expr.xreplace(funcs)
 
 
-def current(drift: sp.Matrix, D: sp.Matrix, rho, coords) -> sp.Matrix:
-    """The probability current J = bρ − β⁻¹∇·(Dρ) of the Itô FP equation. Used in: 04_potential_and_force"""
-    return drift * rho - matrix_divergence(D * rho, coords) / beta
-
-
 def auxiliary_flux(g: General2D | None = None):
     """Drift and current of the auxiliary SDE (7), dx = (β⁻¹∇·D − D∇Φ)dt + √(2β⁻¹D)dW, at ρ = e^{−βΦ}.
 
@@ -134,7 +130,7 @@ def auxiliary_flux(g: General2D | None = None):
     """
     g = g or general_2d()
     drift = matrix_divergence(g.D, g.coords) / beta - g.D * gradient(g.Phi, g.coords)
-    return drift, current(drift, g.D, g.rho_ss, g.coords)
+    return drift, probability_current(g.rho_ss, drift, g.D, beta, g.coords)
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,7 @@ def force_identities(g: General2D | None = None) -> ForceIdentities:
     c = g.coords
     gf, gPhi, divD = gradient(g.f, c), gradient(g.Phi, c), matrix_divergence(g.D, c)
     j = -gf + g.D * gPhi - divD / beta
-    J_ss = current(-gf, g.D, g.rho_ss, c)
+    J_ss = probability_current(g.rho_ss, -gf, g.D, beta, c)
     rho = g.rho
     fp_rhs = divergence(gf * rho + matrix_divergence(g.D * rho, c) / beta, c)
     dF = g.Phi + (sp.log(rho) + 1) / beta
