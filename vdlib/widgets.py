@@ -35,7 +35,8 @@ import json
 import math
 import os
 import sys
-import uuid
+import hashlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,6 +45,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 ENV_STATIC = "VDLIB_STATIC"
+_PANEL_COUNTER = itertools.count(1)  # numbers the precomputed panels of one kernel, in order
 
 STATIC_NOTE = (
     "<i>Static page: the controls are disabled and the figure below is drawn at the default values. "
@@ -484,7 +486,8 @@ class Panel:
         points = self.frame_points()
         if len(pngs) != len(points):
             raise ValueError(f"{len(pngs)} frames for a grid of {len(points)} points")
-        pid = "vdlib-frames-" + uuid.uuid4().hex[:12]
+        # deterministic id (same frames, same page): executions of a chapter give identical outputs
+        pid = f"vdlib-frames-{next(_PANEL_COUNTER)}-" + hashlib.sha256(b"".join(pngs)).hexdigest()[:10]
         defaults = self.values()
         # grid controls with one value contribute a factor 1 to the row-major index: the script skips them
         varied = {name: vals for name, vals in self.grid.items() if len(vals) > 1}
