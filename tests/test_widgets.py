@@ -236,3 +236,35 @@ def test_frame_readouts_share_their_decimals():
     assert widgets._labels(c["lam"], [0.0, 0.25, 1.5]) == ["0.00", "0.25", "1.50"]
     assert widgets._labels(c["lam"], [0.0, 1.5]) == ["0.0", "1.5"]  # the slider's own readout format
     assert widgets._labels(c["b"], [1, 64]) == ["1", "64"] and widgets._labels(c["kind"], ["b"]) == ["b"]
+
+
+def _widget_models():
+    from ipywidgets.widgets import widget as m
+
+    return set(m._instances)
+
+
+def test_precomputed_panel_builds_no_widget(monkeypatch):
+    """A precomputed static panel stores no widget model in the page (so myst-nb loads no widget
+    manager for it); a plain static panel builds its (disabled) controls but no live Output area."""
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kw: None)
+    before = _widget_models()
+    p = widgets.panel(_experiment([]), static=True, frames={"eta": [0.01, 0.1]}, eta=(0.01, 0.1, 0.01, 0.02), b=(1, 64, 1, 10))
+    assert _widget_models() == before and p.controls == {} and p.output is None
+    assert p.values() == {"eta": 0.02, "b": 10}
+    p = widgets.panel(_experiment([]), static=True, show=False, eta=(0.01, 0.1, 0.01, 0.02))
+    assert p.output is None and set(p.controls) == {"eta"}
+
+
+def test_ready_widgets_can_take_frames():
+    ready = w.FloatLogSlider(value=0.1, min=-3, max=0, description="lr")
+    c = widgets.Control.from_widget("lr", ready)
+    assert c.kind == "widget" and c.description == "lr"
+    assert (c.min, c.max) == (0.001, 1.0)  # a log slider's range in values, not exponents
+    assert widgets.frame_grid({"lr": ready}, {"lr": [0.01, 1.0]}) == {"lr": [0.01, 0.1, 1.0]}
+    with pytest.raises(ValueError, match=r"10.0 is outside the control's range \[0.001, 1.0\]"):
+        widgets.frame_grid({"lr": ready}, {"lr": [10.0]})
+    with pytest.raises(TypeError, match="has no steps to take"):
+        widgets.frame_grid({"lr": ready}, True)
+    slider = w.IntSlider(value=3, min=0, max=5, description="n")
+    assert widgets.frame_grid({"n": slider}, True) == {"n": [0, 1, 2, 3, 4, 5]}

@@ -14,7 +14,8 @@ that returns a matplotlib figure into:
   over the grid values, and an ``<img>`` whose source a few lines of inline JavaScript swap
   between the embedded PNG frames. The slider works in the static page without a kernel; a
   note says that the frames were precomputed on a grid and that JupyterLab re-runs the
-  experiment live at any value. See :func:`frame_grid` for the forms of ``frames``.
+  experiment live at any value. No widget is built, so the page carries no widget state and
+  does not load the widget manager. See :func:`frame_grid` for the forms of ``frames``.
 
 Which mode applies is decided by :func:`is_static`. In live mode ``frames`` is checked but
 otherwise ignored.
@@ -34,7 +35,8 @@ import json
 import math
 import os
 import sys
-import uuid
+import hashlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +45,7 @@ from typing import Any, Callable
 import ipywidgets as w
 
 ENV_STATIC = "VDLIB_STATIC"
+_PANEL_COUNTER = itertools.count(1)  # numbers the precomputed panels of one kernel, in order
 
 STATIC_NOTE = (
     "<i>Static page: the controls are disabled and the figure below is drawn at the default values. "
@@ -85,27 +88,103 @@ def make_control(name: str, spec: Any) -> w.Widget:
     """
     if isinstance(spec, w.Widget):
         return spec
-    common = dict(description=name, continuous_update=False, style={"description_width": "initial"})
-    if isinstance(spec, bool):
-        return w.Checkbox(value=spec, description=name)
-    if isinstance(spec, list):
-        if not spec:
-            raise ValueError(f"control {name!r}: the option list is empty")
-        return w.Dropdown(options=spec, value=spec[0], description=name)
-    if isinstance(spec, tuple) and len(spec) == 4:
-        lo, hi, step, default = spec
-        if not lo <= default <= hi:
-            raise ValueError(f"control {name!r}: default {default} is outside [{lo}, {hi}]")
-        if step <= 0:
-            raise ValueError(f"control {name!r}: step must be positive, got {step}")
-        if all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
-            return w.IntSlider(min=lo, max=hi, step=step, value=default, **common)
-        readout = f".{_decimals(lo, step, default)}f"
-        return w.FloatSlider(min=lo, max=hi, step=step, value=default, readout_format=readout, **common)
-    raise TypeError(
-        f"control {name!r}: unsupported spec {spec!r}; use (min, max, step, default), a list of options, "
-        "a bool, or an ipywidgets widget"
-    )
+    return Control.from_spec(name, spec).make_widget()
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control as its spec describes it, without a widget.
+
+    A precomputed static panel needs only this description: building no widget leaves the page
+    without widget models (and without the widget manager that myst-nb loads for them).
+    ``kind`` is ``"int"`` or ``"float"`` (sliders), ``"options"``, ``"bool"``, or ``"widget"`` (a
+    ready widget of another type).
+    """
+
+    name: str
+    kind: str
+    value: Any
+    min: Any = None
+    max: Any = None
+    step: Any = None
+    options: tuple = ()  # (label, value) pairs of an "options" control
+    readout_format: str = ""
+    description: str = ""
+    widget: w.Widget | None = None  # the ready widget given as the spec
+
+    @property
+    def slider(self) -> bool:
+        return self.kind in ("int", "float")
+
+    @property
+    def option_values(self) -> list[Any]:
+        return [v for _, v in self.options]
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Any) -> Control:
+        """Parse and check a spec (see :func:`make_control`)."""
+        if isinstance(spec, w.Widget):
+            return cls.from_widget(name, spec)
+        if isinstance(spec, bool):
+            return cls(name, "bool", spec, description=name)
+        if isinstance(spec, list):
+            if not spec:
+                raise ValueError(f"control {name!r}: the option list is empty")
+            try:
+                from ipywidgets.widgets.widget_selection import _make_options
+
+                pairs = tuple(_make_options(spec))
+            except ImportError:  # pragma: no cover - a future ipywidgets without the helper
+                pairs = tuple((str(v), v) for v in spec)
+            return cls(name, "options", pairs[0][1], options=pairs, description=name)
+        if isinstance(spec, tuple) and len(spec) == 4:
+            lo, hi, step, default = spec
+            if not lo <= default <= hi:
+                raise ValueError(f"control {name!r}: default {default} is outside [{lo}, {hi}]")
+            if step <= 0:
+                raise ValueError(f"control {name!r}: step must be positive, got {step}")
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in spec):
+                return cls(name, "int", default, lo, hi, step, description=name)
+            return cls(name, "float", default, lo, hi, step, readout_format=f".{_decimals(lo, step, default)}f",
+                       description=name)
+        raise TypeError(
+            f"control {name!r}: unsupported spec {spec!r}; use (min, max, step, default), a list of options, "
+            "a bool, or an ipywidgets widget"
+        )
+
+    @classmethod
+    def from_widget(cls, name: str, c: w.Widget) -> Control:
+        """The description of a ready widget."""
+        common = dict(widget=c, description=getattr(c, "description", "") or name)
+        if isinstance(c, w.IntSlider):
+            return cls(name, "int", c.value, c.min, c.max, c.step, **common)
+        if isinstance(c, w.FloatSlider):
+            return cls(name, "float", c.value, c.min, c.max, c.step, readout_format=c.readout_format, **common)
+        if isinstance(c, w.Checkbox):
+            return cls(name, "bool", c.value, **common)
+        if hasattr(c, "_options_values"):
+            return cls(name, "options", c.value, options=tuple(zip(c._options_labels, c._options_values)), **common)
+        if isinstance(c, w.FloatLogSlider):  # its min and max are exponents
+            return cls(name, "widget", c.value, c.base ** c.min, c.base ** c.max, **common)
+        return cls(name, "widget", c.value, getattr(c, "min", None), getattr(c, "max", None), **common)
+
+    def make_widget(self) -> w.Widget:
+        """The widget (the ready one, when the spec was a widget)."""
+        if self.widget is not None:
+            return self.widget
+        common = dict(description=self.name, continuous_update=False, style={"description_width": "initial"})
+        if self.kind == "bool":
+            return w.Checkbox(value=self.value, description=self.name)
+        if self.kind == "options":
+            return w.Dropdown(options=list(self.options), value=self.value, description=self.name)
+        if self.kind == "int":
+            return w.IntSlider(min=self.min, max=self.max, step=self.step, value=self.value, **common)
+        return w.FloatSlider(min=self.min, max=self.max, step=self.step, value=self.value,
+                             readout_format=self.readout_format, **common)
+
+
+def _as_control(name: str, c: Control | w.Widget) -> Control:
+    return c if isinstance(c, Control) else Control.from_widget(name, c)
 
 
 def _decimals(*xs: float) -> int:
@@ -121,41 +200,34 @@ def _decimals(*xs: float) -> int:
 # frame grids
 
 
-def _is_slider(c: w.Widget) -> bool:
-    return isinstance(c, (w.IntSlider, w.FloatSlider))
-
-
-def _options(c: w.Widget) -> tuple[list[Any], list[str]]:
-    """(values, labels) of a selection widget such as a Dropdown."""
-    return list(c._options_values), list(c._options_labels)
-
-
-def _steps(name: str, c: w.Widget, max_frames: int) -> list[Any]:
+def _steps(c: Control, max_frames: int) -> list[Any]:
     """Every value a control can take: the slider steps, the options, False/True."""
-    if _is_slider(c):
+    name = c.name
+    if c.slider:
         n = int(math.floor((c.max - c.min) / c.step + 1e-9)) + 1
         if n > max_frames:
             raise ValueError(
                 f"frames: slider {name!r} has {n} steps ({c.min} to {c.max} by {c.step}), more than "
                 f"max_frames={max_frames}; give it a grid, e.g. frames={{{name!r}: [...]}} with a few values"
             )
-        if isinstance(c, w.IntSlider):
+        if c.kind == "int":
             return [c.min + k * c.step for k in range(n)]
         d = _decimals(c.min, c.step)
         return [round(c.min + k * c.step, d) for k in range(n)]
-    if isinstance(c, w.Checkbox):
+    if c.kind == "bool":
         return [False, True]
-    if hasattr(c, "_options_values"):
-        return _options(c)[0]
+    if c.kind == "options":
+        return c.option_values
     raise TypeError(
-        f"frames: control {name!r} ({type(c).__name__}) has no steps to take; give its grid values explicitly, "
-        f"e.g. frames={{{name!r}: [...]}}"
+        f"frames: control {name!r} ({type(c.widget).__name__}) has no steps to take; give its grid values "
+        f"explicitly, e.g. frames={{{name!r}: [...]}}"
     )
 
 
-def _check_value(name: str, c: w.Widget, v: Any) -> Any:
+def _check_value(c: Control, v: Any) -> Any:
     """``v`` as the control's value type, or a ValueError/TypeError that names the control and its range."""
-    if _is_slider(c):
+    name = c.name
+    if c.slider:
         if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
             raise TypeError(f"frames[{name!r}]: {v!r} is not a number")
         x = float(v)
@@ -165,23 +237,21 @@ def _check_value(name: str, c: w.Widget, v: Any) -> Any:
                 f"frames[{name!r}]: {v!r} is outside the slider's range [{c.min}, {c.max}]; "
                 f"use values in that range (or widen the slider)"
             )
-        if isinstance(c, w.IntSlider):
+        if c.kind == "int":
             if x != round(x):
                 raise ValueError(f"frames[{name!r}]: {v!r} is not an integer, and {name!r} is an integer slider")
             return int(round(x))
         return x
-    if isinstance(c, w.Checkbox):
+    if c.kind == "bool":
         if not isinstance(v, bool):
             raise TypeError(f"frames[{name!r}]: {v!r} is not True or False ({name!r} is a checkbox)")
         return v
-    if hasattr(c, "_options_values"):
-        values = _options(c)[0]
-        if v not in values:
-            raise ValueError(f"frames[{name!r}]: {v!r} is not one of the options {values}")
+    if c.kind == "options":
+        if not any(_same(v, o) for o in c.option_values):
+            raise ValueError(f"frames[{name!r}]: {v!r} is not one of the options {c.option_values}")
         return v
-    lo, hi = getattr(c, "min", None), getattr(c, "max", None)
-    if lo is not None and hi is not None and not lo <= v <= hi:
-        raise ValueError(f"frames[{name!r}]: {v!r} is outside the control's range [{lo}, {hi}]")
+    if c.min is not None and c.max is not None and not c.min <= v <= c.max:
+        raise ValueError(f"frames[{name!r}]: {v!r} is outside the control's range [{c.min}, {c.max}]")
     return v
 
 
@@ -194,7 +264,8 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def frame_grid(controls: Mapping[str, w.Widget], frames: Any, *, max_frames: int = MAX_FRAMES) -> dict[str, list]:
+def frame_grid(controls: Mapping[str, Control | w.Widget], frames: Any, *,
+               max_frames: int = MAX_FRAMES) -> dict[str, list]:
     """The grid of control values on which a static panel precomputes its figures.
 
     ``frames`` is one of:
@@ -231,13 +302,14 @@ def frame_grid(controls: Mapping[str, w.Widget], frames: Any, *, max_frames: int
     for name, c in controls.items():
         if name not in spec:
             continue
+        c = _as_control(name, c)
         given = spec[name]
         if given is True:
-            values = _steps(name, c, max_frames)
+            values = _steps(c, max_frames)
         else:
             if isinstance(given, (str, bytes, Mapping)) or not hasattr(given, "__iter__"):
                 raise TypeError(f"frames[{name!r}] must be a list of values (or True for every step), got {given!r}")
-            values = [_check_value(name, c, v) for v in given]
+            values = [_check_value(c, v) for v in given]
             if not values:
                 raise ValueError(f"frames[{name!r}] is empty: give at least one value, or leave {name!r} out of "
                                  "frames to hold it at its default")
@@ -245,13 +317,11 @@ def frame_grid(controls: Mapping[str, w.Widget], frames: Any, *, max_frames: int
         for v in [*values, c.value]:  # the default joins the grid
             if not any(_same(v, u) for u in unique):
                 unique.append(v)
-        if _is_slider(c):
+        if c.slider or c.kind == "bool" or c.min is not None:
             unique.sort()
-        elif hasattr(c, "_options_values"):  # options in the order of the dropdown
-            order = _options(c)[0]
+        elif c.kind == "options":  # in the order of the dropdown
+            order = c.option_values
             unique.sort(key=lambda v: next(i for i, o in enumerate(order) if _same(o, v)))
-        elif isinstance(c, w.Checkbox):
-            unique.sort()
         grid[name] = unique
     total = math.prod(len(v) for v in grid.values())
     if total == 1:
@@ -268,19 +338,19 @@ def frame_grid(controls: Mapping[str, w.Widget], frames: Any, *, max_frames: int
     return grid
 
 
-def _labels(c: w.Widget, values: list[Any]) -> list[str]:
+def _labels(c: Control | w.Widget, values: list[Any]) -> list[str]:
     """How the readout of control ``c`` writes each of ``values``; floats all with the same decimals,
     as many as the slider's readout or the most precise value needs (0.0, 0.25 -> 0.00, 0.25)."""
-    if isinstance(c, w.FloatSlider):
+    c = _as_control("", c)
+    if c.kind == "float":
         fmt = c.readout_format or ".2f"
         digits = int(fmt[1:-1]) if fmt.startswith(".") and fmt.endswith("f") and fmt[1:-1].isdigit() else 2
         digits = max(digits, *(_decimals(v) for v in values))
         return [f"{v:.{digits}f}" for v in values]
-    if isinstance(c, w.IntSlider):
+    if c.kind == "int":
         return [str(int(v)) for v in values]
-    if hasattr(c, "_options_values"):
-        options, names = _options(c)
-        return [next(lab for val, lab in zip(options, names) if _same(val, v)) for v in values]
+    if c.kind == "options":
+        return [next(lab for lab, val in c.options if _same(val, v)) for v in values]
     return [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
 
 
@@ -338,25 +408,37 @@ FRAMES_JS = """(function () {
 class Panel:
     """An experiment function with its controls. ``show()`` displays it in the right mode.
 
-    ``grid`` (from :func:`frame_grid`) is the grid of precomputed frames of a static panel; empty
-    for none. The controls of a static panel are disabled.
+    ``specs`` describe the controls; ``grid`` (from :func:`frame_grid`) is the grid of precomputed
+    frames of a static panel, empty for none. ``controls`` holds the widgets: disabled in a static
+    panel (nothing can act on them), and not built at all for a precomputed one (its page then
+    carries no widget model; only widgets given ready-made exist). ``output`` is the live panel's
+    figure area (``None`` when static).
     """
 
     fn: Callable[..., Any]
-    controls: dict[str, w.Widget]
+    specs: dict[str, Control]
     static: bool
     grid: dict[str, list] = field(default_factory=dict)
     dpi: int = FRAME_DPI
-    output: w.Output = field(default_factory=w.Output)
+    controls: dict[str, w.Widget] = field(init=False)
+    output: w.Output | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        if self.static:  # nothing can act on them: the stored widget state draws them disabled
+        self.specs = {name: _as_control(name, c) for name, c in self.specs.items()}
+        if self.static and self.grid:
+            self.controls = {name: c.widget for name, c in self.specs.items() if c.widget is not None}
+        else:
+            self.controls = {name: c.make_widget() for name, c in self.specs.items()}
+        if self.static:  # the stored widget state draws them disabled
             for c in self.controls.values():
                 if hasattr(c, "disabled"):
                     c.disabled = True
+        else:
+            self.output = w.Output()
 
     def values(self) -> dict[str, Any]:
-        return {name: c.value for name, c in self.controls.items()}
+        return {name: self.controls[name].value if name in self.controls else c.value
+                for name, c in self.specs.items()}
 
     def figure(self, **overrides):
         """Run the experiment at the current control values (with ``overrides``) and return its figure."""
@@ -404,7 +486,8 @@ class Panel:
         points = self.frame_points()
         if len(pngs) != len(points):
             raise ValueError(f"{len(pngs)} frames for a grid of {len(points)} points")
-        pid = "vdlib-frames-" + uuid.uuid4().hex[:12]
+        # deterministic id (same frames, same page): executions of a chapter give identical outputs
+        pid = f"vdlib-frames-{next(_PANEL_COUNTER)}-" + hashlib.sha256(b"".join(pngs)).hexdigest()[:10]
         defaults = self.values()
         # grid controls with one value contribute a factor 1 to the row-major index: the script skips them
         varied = {name: vals for name, vals in self.grid.items() if len(vals) > 1}
@@ -414,9 +497,9 @@ class Panel:
             start = start * len(vals) + at[name]
 
         def desc(name):
-            return html.escape(getattr(self.controls[name], "description", "") or name)
+            return html.escape(self.specs[name].description or name)
 
-        labels = {name: _labels(self.controls[name], vals) for name, vals in varied.items()}
+        labels = {name: _labels(self.specs[name], vals) for name, vals in varied.items()}
         rows = []
         for k, (name, vals) in enumerate(varied.items()):
             iid, text = f"{pid}-{k}", html.escape(labels[name][at[name]])
@@ -426,9 +509,9 @@ class Panel:
                 f'aria-valuetext="{text}" style="vertical-align:middle;width:12em"> '
                 f'<output for="{iid}" style="font-variant-numeric:tabular-nums">{text}</output></span>'
             )
-        for name in self.controls:
+        for name in self.specs:
             if name not in varied:
-                text = html.escape(_labels(self.controls[name], [defaults[name]])[0])
+                text = html.escape(_labels(self.specs[name], [defaults[name]])[0])
                 rows.append(f'<span style="white-space:nowrap">{desc(name)} = {text} (fixed on this page)</span>')
         grid_text = "; ".join(f"{name}: {', '.join(labels[name])}" for name in varied)
         plural = len(varied) > 1
@@ -498,9 +581,9 @@ def panel(fn: Callable[..., Any], *, static: bool | None = None, show: bool = Tr
         raise TypeError(f"panel needs a callable experiment function, got {type(fn).__name__}")
     if not specs:
         raise ValueError("panel needs at least one control, e.g. panel(fn, eta=(0.01, 0.1, 0.01, 0.02))")
-    controls = {name: make_control(name, spec) for name, spec in specs.items()}
+    controls = {name: Control.from_spec(name, spec) for name, spec in specs.items()}
     grid = frame_grid(controls, frames, max_frames=max_frames)
-    p = Panel(fn=fn, controls=controls, static=is_static() if static is None else static, grid=grid, dpi=dpi)
+    p = Panel(fn=fn, specs=controls, static=is_static() if static is None else static, grid=grid, dpi=dpi)
     if show:
         p.show()
     return p
