@@ -28,6 +28,7 @@ Used in: 02_sgd_as_sde, 03_fokker_planck, 04_potential_and_force (frames),
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import itertools
@@ -35,8 +36,6 @@ import json
 import math
 import os
 import sys
-import hashlib
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
