@@ -5,6 +5,8 @@
 * :mod:`vdlib.analysis.irreversibility` — a calibrated test of time-reversal symmetry (detailed
   balance) for trajectories projected on fixed directions, a stationarity check that warns before
   such a test is misread, and a lower bound on the entropy-production rate.
+* :mod:`vdlib.analysis.power` — the test's positive control: a 2-D Ornstein–Uhlenbeck chain with a
+  known irreversibility, and the test's power against it at the sample size of a claim.
 * :mod:`vdlib.analysis.summaries` — a recorded group of chains reduced to the statistics the Part IV-b
   chapters plot (:func:`~vdlib.analysis.summaries.group_summary`); projections that need the network
   come in as a function (the experiment passes :func:`vdlib.deep.chains.top_directions`).
@@ -25,7 +27,7 @@ from .irreversibility import (
     stationarity_check,
 )
 
-_SUBMODULES = ("trajectory", "irreversibility", "summaries")
+_SUBMODULES = ("trajectory", "irreversibility", "power", "summaries")
 
 
 def __getattr__(name):

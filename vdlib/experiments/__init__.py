@@ -17,7 +17,9 @@ Commands:
 * ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`
   (a package: protocol, pre-training, engines, process scheduler, runner, summary, command line);
 * ``spectrum``: the gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2):
-  :mod:`vdlib.experiments.spectrum`.
+  :mod:`vdlib.experiments.spectrum`;
+* ``steady-state``: SGD on tiny-fc in a real steady state, matched controls and the calibrated
+  irreversibility test (Part IV-b decided): :mod:`vdlib.experiments.steady_state`.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import importlib
 COMMANDS: dict[str, str] = {
     "trajectory": "trajectory",
     "spectrum": "spectrum",
+    "steady-state": "steady_state",
 }
 
 

@@ -272,8 +272,18 @@ class ChainEngine:
         self.steps_done += 1
         return grad
 
-    def run_epoch(self, first_step: bool = False):
-        """One epoch of ``steps_per_epoch`` steps. With ``first_step=True`` return ``(Δθ, g)`` of its first step."""
+    def set_noise_std(self, noise_std) -> None:
+        """Change σ (one value or one per chain) between steps: a control matched to SGD at every epoch."""
+        self._sigma, self.noise_std = _per_chain(noise_std, self.C, "noise_std", _nonneg("noise_std"))
+        if isinstance(self._sigma, torch.Tensor):
+            self._sigma = self._sigma.to(self.device, self.theta.dtype)
+
+    def run_epoch(self, first_step: bool = False, on_step=None):
+        """One epoch of ``steps_per_epoch`` steps. With ``first_step=True`` return ``(Δθ, g)`` of its first step.
+
+        ``on_step(s)``, when given, is called after step ``s`` (0-based) with the updated ``self.theta``:
+        recording at the time scale of a step.
+        """
         out = None
         if self.full_batch:
             for s in range(self.steps_per_epoch):
@@ -283,6 +293,8 @@ class ChainEngine:
                     out = (self.theta - before, g)
                 else:
                     self.step()
+                if on_step is not None:
+                    on_step(s)
         else:
             idx = self.epoch_batches()
             n_cols, b = idx.shape[1], self.batch_size
@@ -300,6 +312,8 @@ class ChainEngine:
                 self.steps_done += 1
                 if s == 0 and first_step:
                     out = (self.theta - before, grad)
+                if on_step is not None:
+                    on_step(s)
         self.epoch += 1
         return out
 

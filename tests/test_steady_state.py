@@ -1,0 +1,194 @@
+"""The steady-state protocol of Part IV (vdlib.experiments.steady_state) and the irreversibility test's
+positive control (vdlib.analysis.power): the control's construction, its size and power, the protocol's
+checks, a ci-sized run (shapes, matched control, bitwise reproducibility, resume, damaged files), the
+summary's statistics and the verdict sentences."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+
+from vdlib.analysis import irreversibility_test
+from vdlib.analysis.power import ou_for_rho, ou_power, ou_rho, simulate_ou
+from vdlib.experiments import steady_state as ss
+from vdlib.experiments.steady_state import runner, summary
+from vdlib.experiments.steady_state.protocol import Setting
+
+
+# --------------------------------------------------------------------------------------------------
+# the positive control
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("r1,r2,rho", [(0.9, 0.9, 0.05), (0.95, 0.7, 0.02), (0.99, 0.5, -0.01)])
+def test_ou_for_rho_hits_the_requested_irreversibility(r1, r2, rho):
+    A = ou_for_rho(r1, r2, rho)
+    assert A[0, 0] == r1 and A[1, 1] == r2
+    assert ou_rho(A) == pytest.approx(rho, rel=1e-8)
+
+
+def test_ou_at_rho_zero_is_reversible():
+    A = ou_for_rho(0.9, 0.6, 0.0)
+    np.testing.assert_array_equal(A, A.T)
+    S = linalg.solve_discrete_lyapunov(A, np.eye(2))
+    C1 = S @ A.T
+    np.testing.assert_allclose(C1, C1.T, atol=1e-12)
+
+
+def test_ou_for_rho_refuses_bad_input():
+    with pytest.raises(ValueError, match="autocorrelation"):
+        ou_for_rho(1.0, 0.5, 0.01)
+    with pytest.raises(ValueError, match="beyond"):
+        ou_for_rho(0.9, 0.9, 0.99)
+
+
+def test_simulated_ou_has_its_stationary_law_and_irreversibility():
+    A = ou_for_rho(0.95, 0.8, 0.03)
+    X = simulate_ou(A, 16, 20_000, np.random.default_rng(3))
+    S = linalg.solve_discrete_lyapunov(A, np.eye(2))
+    np.testing.assert_allclose(np.cov(X.reshape(-1, 2).T), S, rtol=0.05, atol=0.05 * S.max())
+    res = irreversibility_test(X, check_stationarity=False)
+    rho_hat = res.asym[0, 1] / np.sqrt(S[0, 0] * S[1, 1])
+    assert abs(rho_hat - 0.03) < 4 * res.se[0, 1] / np.sqrt(S[0, 0] * S[1, 1])
+
+
+def test_power_curve_size_and_power():
+    """Size at the nominal rate (binomial 99.9 % band for 150 reps at 0.05) and power near 1 at a large effect."""
+    curve = ou_power(0.9, 0.8, [0.002, 0.02], chains=8, T=2000, reps=150, seed=1)
+    assert 0.005 <= curve.size <= 0.11
+    assert curve.power[1] >= 0.95
+    assert curve.power[0] < curve.power[1]
+    assert 0.002 <= curve.detectable(0.8) <= 0.02
+    assert curve.as_dict()["rho_80"] == curve.detectable(0.8)
+
+
+# --------------------------------------------------------------------------------------------------
+# the protocol
+# --------------------------------------------------------------------------------------------------
+def test_protocol_round_trip_and_units():
+    p = ss.protocol("full")
+    assert ss.SteadyProtocol.from_dict(json.loads(json.dumps(p.as_dict()))) == p
+    names = [(s.name, g) for s, g in p.units()]
+    assert ("lr0.1_wd0.0005", "sgd") in names and ("lr0.001_wd0.05", "langevin") in names
+    assert ("lr0.001_wd0.0005", "sgd") in names and ("lr0.001_wd0.0005", "langevin") not in names
+
+
+def test_relaxation_time_and_burn_in():
+    p = ss.protocol("full")
+    s = Setting(0.1, 5e-4, ("sgd",))
+    # tau = (1 - mu) / (2 eta lambda) steps = 0.1 / 1e-4 = 1000 steps = 62.5 epochs of 16 steps
+    assert p.relaxation_epochs(s) == pytest.approx(62.5)
+    assert p.relaxation_epochs(s, momentum=0.0) == pytest.approx(625.0)
+    assert p.relaxation_epochs(Setting(1e-3, 5e-2, ("sgd",))) == pytest.approx(62.5)  # same eta * lambda
+    assert p.burn_in_epochs(s, "sgd") == p.burn_in
+    assert p.burn_in_epochs(s, "momentum0") == 5000
+    assert p.burn_in_epochs(Setting(1e-3, 5e-4, ("sgd",)), "sgd") == p.burn_in_max
+
+
+@pytest.mark.parametrize("change,match", [
+    (dict(settings=(Setting(0.1, 5e-4, ("bogus",)),)), "groups"),
+    (dict(settings=(Setting(0.1, 5e-4, ("langevin",)),)), "matched"),
+    (dict(settings=()), "empty"),
+    (dict(held_out=2), "held_out"),
+    (dict(settings=(Setting(0.1, -1.0, ("sgd",)),)), "weight_decay"),
+    (dict(momentum=1.0), "momentum"),
+])
+def test_protocol_refuses_bad_settings(change, match):
+    with pytest.raises(ValueError, match=match):
+        ss.protocol("ci", **change)
+
+
+def test_protocol_refuses_unknown_names():
+    with pytest.raises(TypeError, match="unknown"):
+        ss.protocol("ci", epochz=3)
+
+
+# --------------------------------------------------------------------------------------------------
+# a ci-sized run
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    p = ss.protocol("ci")
+    out = tmp_path_factory.mktemp("steady") / "run"
+    ss.run(p, out, workers=1)
+    return p, out
+
+
+def test_unit_arrays(ci_run):
+    p, out = ci_run
+    s = p.settings[0]
+    u = ss.load_unit(out, s, "sgd")
+    m = u["meta"]
+    spe = m["steps_per_epoch"]
+    assert u["projections"].shape == (p.chains, p.window * spe + 1, 6)
+    assert u["loss"].shape == (p.chains, p.window + 1) and np.isfinite(u["loss"]).all()
+    assert m["burn_in"] == p.burn_in_epochs(s, "sgd") and m["torch_threads"] == 1
+    # the projections at epoch boundaries are the recorded weights projected: norm consistent
+    assert np.all(np.abs(u["projections"]) <= u["weight_norm"].max() + 1e-9)
+    lang = ss.load_unit(out, s, "langevin")
+    t = lang["matched_temperature"]
+    assert len(t) == m["burn_in"] + p.held_out + p.window and np.all(t > 0) and np.isfinite(t).all()
+
+
+def test_units_are_bitwise_reproducible_and_resume_exactly(ci_run, tmp_path):
+    p, out = ci_run
+    again = tmp_path / "again"
+    ss.run(p, again, workers=1, stop_after=2)  # a killed run: two units done
+    done = json.loads((again / "units" / "manifest.json").read_text())
+    assert len(done) == 2
+    with pytest.raises(FileExistsError, match="resume"):
+        ss.run(p, again, workers=1)
+    ss.run(p, again, workers=2, resume=True)
+    for s, g in p.units():
+        a, b = ss.load_unit(out, s, g), ss.load_unit(again, s, g)
+        for k in ("projections", "loss", "grad_norm", "weight_norm", "matched_temperature", "V_pca"):
+            np.testing.assert_array_equal(a[k], b[k], err_msg=f"{s.name}/{g}: {k}")
+
+
+def test_resume_refuses_damaged_unit_and_other_protocol(ci_run, tmp_path):
+    p, out = ci_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    path = copy / "units" / p.settings[0].name / "sgd.npz"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256"):
+        ss.run(p, copy, workers=1, resume=True)
+    with pytest.raises(ValueError, match="another protocol"):
+        ss.run(ss.protocol("ci", seed=1), out, workers=1, resume=True)
+
+
+def test_summary_statistics(ci_run):
+    p, out = ci_run
+    res = ss.summarise(out, reps=10, write=False)
+    assert res["data"]["dataset"] == "mnist-10k"
+    s = res["units"][p.settings[0].name]["sgd"]
+    for name in ss.DIRECTION_SETS:
+        t = s["tests"][name]["step"]
+        assert t["reversed_a12"] == pytest.approx(-t["a12"], rel=1e-9, abs=1e-15)  # exact sign flip
+        assert 0 <= t["p"] <= 1 and t["se"] > 0
+        assert len(t["per_chain"]["a12"]) in (0, p.chains)
+        assert 0 <= min(t["power"]["power"]) <= max(t["power"]["power"]) <= 1
+    assert isinstance(s["premise"]["stationary"], bool)
+    assert s["verdict"].startswith("sgd at η = 0.1")
+
+
+def _fake(stationary=True, p=0.5, rho=1e-4, rho_se=1e-4, rho_80=3e-4):
+    step = {"p": p, "rho": rho, "rho_se": rho_se, "power": {"rho_80": rho_80,
+                                                            "data_factor_for_observed": (rho_80 / rho) ** 2}}
+    return {"group": "sgd", "lr": 0.1, "weight_decay": 5e-4, "chains": 24, "window": 1500,
+            "premise": {"stationary": stationary, "trend_p": {"loss": 0.3, "grad_norm": 1e-5, "weight_norm": 0.2}},
+            "tests": {n: {"step": dict(step)} for n in ss.DIRECTION_SETS},
+            "primary_p_bonferroni": min(1.0, 3 * p)}
+
+
+def test_verdict_sentences_follow_the_numbers():
+    assert "undecided" in ss.verdict_sentence(_fake(stationary=False)) and "grad norm" in ss.verdict_sentence(_fake(stationary=False))
+    yes = ss.verdict_sentence(_fake(p=1e-6, rho=5e-4))
+    assert "detectably irreversible" in yes and "not detectably" not in yes
+    no = ss.verdict_sentence(_fake(p=0.4, rho=1e-4))
+    assert "not detectably irreversible" in no and "about 9.0×" in no

@@ -1,0 +1,191 @@
+"""The statistics of a steady-state run, reduced to one small JSON file the chapters load.
+
+Per unit (setting × group):
+
+* **premise** — trend tests on the full-batch loss, ‖∇f‖/√d and ‖θ‖ over the window (one test per
+  series, Bonferroni over the three; :func:`vdlib.analysis.stationarity_check`), their first-half and
+  second-half means, and Yaida's FDR1 ⟨θ·g⟩ = (1 + μ)/(2η)⟨‖Δθ‖²⟩, which holds in any steady state;
+* **irreversibility** — for each direction set and at lags of one step and one epoch, the pooled
+  antisymmetric lagged covariance a₁₂, its dimensionless size ρ = a₁₂/√(Σ₁₁Σ₂₂), the block-based p-value,
+  per-chain estimates, the exact sign flip of the time-reversed trajectories, and a lower bound on the
+  entropy production;
+* **power** — the rejection rate against the Ornstein–Uhlenbeck positive control (same chains, steps,
+  lag and blocks, the data's own lag-one autocorrelations) at ρ = 1…4 standard errors, the smallest
+  detectable ρ at power 0.8, and how much more data detecting the observed ρ would take;
+* **verdict** — one sentence (:func:`verdict_sentence`). The primary test is the one-step lag (the
+  time scale of the fastest relaxation, well inside an epoch), Bonferroni-corrected over the three
+  direction sets, at level 0.05, and only if the premise holds.
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ... import files
+from ...analysis import entropy_production_bound, irreversibility_test, stationarity_check
+from ...analysis.power import ou_power
+from .protocol import DIRECTION_SETS, FORMAT, SteadyProtocol
+from .runner import load_start, load_unit
+
+ALPHA = 0.05          # the irreversibility test's level
+TREND_ALPHA = 0.01    # the stationarity premise's level
+SUMMARY = "summary.json"
+
+
+def _mean_se(x: np.ndarray) -> list[float]:
+    x = np.asarray(x, dtype=float)
+    return [float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x))) if len(x) > 1 else float("nan")]
+
+
+def _downsample(epochs, arr, n=120):
+    idx = np.unique(np.linspace(0, len(epochs) - 1, min(n, len(epochs))).round().astype(int))
+    return [int(e) for e in np.asarray(epochs)[idx]], [float(v) for v in np.asarray(arr)[idx]]
+
+
+def premise(u: dict[str, Any]) -> dict[str, Any]:
+    """Stationarity of the window (trend tests, halves) and Yaida's FDR1 for one unit."""
+    loss, grad, norm = u["loss"], u["grad_norm"], u["weight_norm"]
+    stacked = np.stack([np.log(loss), np.log(grad), norm], axis=2)
+    chk = stationarity_check(stacked, alpha=TREND_ALPHA)
+    half = loss.shape[1] // 2
+    out: dict[str, Any] = {"trend_p": {k: float(v) for k, v in zip(("loss", "grad_norm", "weight_norm"), chk.p_values)},
+                           "trend_p_min": chk.p_min, "stationary": bool(chk.stationary), "halves": {}}
+    for name, arr in (("loss", loss), ("grad_norm", grad), ("weight_norm", norm), ("error", u["error"])):
+        out["halves"][name] = {"first": _mean_se(arr[:, :half].mean(1)), "second": _mean_se(arr[:, half:].mean(1))}
+    m = u["meta"]
+    lhs = u["theta_dot_step_grad"].mean(1)
+    rhs = (1 + m["momentum"]) / (2 * m["lr"]) * u["step_sq"].mean(1)
+    out["fdr1"] = {"lhs": _mean_se(lhs), "rhs": _mean_se(rhs), "ratio": float(lhs.mean() / rhs.mean())}
+    return out
+
+
+def irreversibility(P: np.ndarray, lag: int) -> dict[str, Any]:
+    """The test on one plane ``P`` (chains, T, 2) at ``lag``, with its per-chain and reversed versions."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = irreversibility_test(P, lag=lag)
+    rev = irreversibility_test(P[:, ::-1], lag=lag, check_stationarity=False)
+    S = np.cov(P.reshape(-1, 2).T)
+    scale = math.sqrt(S[0, 0] * S[1, 1])
+    try:  # one chain alone needs enough steps for its own blocks
+        chains = [irreversibility_test(P[c], lag=lag, check_stationarity=False) for c in range(P.shape[0])]
+    except ValueError:
+        chains = []
+    ep = entropy_production_bound(P, lag=lag)
+    return {"lag": lag, "a12": float(res.asym[0, 1]), "se": float(res.se[0, 1]), "p": float(res.p_value),
+            "rho": float(res.asym[0, 1] / scale), "rho_se": float(res.se[0, 1] / scale),
+            "reversed_a12": float(rev.asym[0, 1]), "blocks_per_chain": res.blocks_per_chain,
+            "block_length": res.block_length, "projection_trend_p": float(res.stationarity.p_min),
+            "nonstationary_warning": any("trend" in str(w.message).lower() or "stationar" in str(w.message).lower()
+                                         for w in caught),
+            "per_chain": {"a12": [float(c.asym[0, 1]) for c in chains], "se": [float(c.se[0, 1]) for c in chains],
+                          "p": [float(c.p_value) for c in chains]},
+            "entropy_production": {"rate": float(ep.rate), "ci": [float(v) for v in ep.ci]},
+            "lag1_autocorrelation": [float(np.corrcoef(P[:, :-1, j].ravel(), P[:, 1:, j].ravel())[0, 1])
+                                     for j in range(2)]}
+
+
+def power(test: dict[str, Any], chains: int, T: int, reps: int, seed: int) -> dict[str, Any]:
+    """Power of the same test against the OU positive control at 1–4 of the data's standard errors of ρ."""
+    r1, r2 = (min(0.999, max(-0.999, r)) for r in test["lag1_autocorrelation"])
+    rhos = [m * test["rho_se"] for m in (1, 2, 3, 4)]
+    curve = ou_power(r1, r2, rhos, chains=chains, T=T, lag=test["lag"], blocks=test["blocks_per_chain"], reps=reps,
+                     seed=seed).as_dict()
+    observed = abs(test["rho"])
+    curve["data_factor_for_observed"] = (curve["rho_80"] / observed) ** 2 if observed > 0 else float("inf")
+    return curve
+
+
+def unit_summary(u: dict[str, Any], reps: int, seed: int) -> dict[str, Any]:
+    m = u["meta"]
+    spe = m["steps_per_epoch"]
+    out: dict[str, Any] = {k: m[k] for k in ("setting", "lr", "weight_decay", "group", "momentum", "burn_in",
+                                             "held_out", "window", "steps_per_epoch", "d", "batchnorm", "timings_s")}
+    out["chains"] = int(u["projections"].shape[0])
+    burn = {}
+    for k in ("loss", "grad_norm", "weight_norm"):
+        e, v = _downsample(u["burn_epochs"], u["burn_" + k].mean(0))
+        burn["epochs"], burn[k] = e, v
+    out["burn"] = burn
+    out["window_means"] = {k: _mean_se(u[k].mean(1)) for k in ("loss", "error", "grad_norm", "weight_norm")}
+    out["premise"] = premise(u)
+    if len(u["matched_temperature"]):
+        t = np.asarray(u["matched_temperature"])
+        out["matched_temperature"] = {"burn_start": float(t[0]), "window_mean": float(t[-m["window"]:].mean()),
+                                      "window_first_half": float(t[-m["window"]:-m["window"] // 2].mean()),
+                                      "window_second_half": float(t[-m["window"] // 2:].mean())}
+    tests: dict[str, Any] = {}
+    names = list(DIRECTION_SETS)
+    for i, name in enumerate(names):
+        P = u["projections"][:, :, 2 * i:2 * i + 2]
+        tests[name] = {}
+        for label, lag in (("step", 1), ("epoch", spe)):
+            t = irreversibility(P, lag)
+            if label == "step":
+                t["power"] = power(t, P.shape[0], P.shape[1], reps, seed + 17 * i)
+            tests[name][label] = t
+    out["tests"] = tests
+    primary = [tests[n]["step"]["p"] for n in names]
+    out["primary_p_bonferroni"] = float(min(1.0, len(names) * min(primary)))
+    out["verdict"] = verdict_sentence(out)
+    return out
+
+
+def verdict_sentence(s: dict[str, Any]) -> str:
+    """One sentence with the numbers: detectably irreversible, not detectably (with the power), or undecided."""
+    who = f"{s['group']} at η = {s['lr']:g}, λ = {s['weight_decay']:g}"
+    pre = s["premise"]
+    if not pre["stationary"]:
+        worst = min(pre["trend_p"], key=pre["trend_p"].get)
+        return (f"{who}: undecided, the window is not stationary (trend in {worst.replace('_', ' ')}: "
+                f"p = {pre['trend_p'][worst]:.2g}); a longer burn-in is needed before the test means anything.")
+    best = min(s["tests"], key=lambda n: s["tests"][n]["step"]["p"])
+    t = s["tests"][best]["step"]
+    if s["primary_p_bonferroni"] < ALPHA:
+        return (f"{who}: detectably irreversible: in the {best} plane ρ = {t['rho']:.2e} ± {t['rho_se']:.1e} per step, "
+                f"p = {s['primary_p_bonferroni']:.2g} (Bonferroni over {len(s['tests'])} planes), "
+                f"{s['chains']} chains × {s['window']} epochs.")
+    pw = s["tests"][best]["step"]["power"]
+    factor = pw["data_factor_for_observed"]
+    more = "more than 100×" if not math.isfinite(factor) or factor > 100 else f"about {max(1.0, factor):.1f}×"
+    return (f"{who}: not detectably irreversible at this sample size: smallest p = {s['primary_p_bonferroni']:.2g} "
+            f"(Bonferroni), |ρ| ≤ {abs(t['rho']) + 2 * t['rho_se']:.1e} per step in the {best} plane; the test detects "
+            f"the OU control at ρ = {pw['rho_80']:.1e} with power 0.8, and the observed ρ would need {more} the data.")
+
+
+def summarise(out, *, reps: int = 100, seed: int = 0, write: bool = True) -> dict[str, Any]:
+    """Reduce the run in ``out`` to the summary (written to ``out/summary.json`` unless ``write=False``)."""
+    out = Path(out)
+    p = SteadyProtocol.from_dict(json.loads((out / "protocol.json").read_text()))
+    res: dict[str, Any] = {"format": FORMAT, "protocol": p.as_dict(),
+                           "data": json.loads((out / "data.json").read_text()), "starts": {}, "units": {},
+                           "alpha": ALPHA, "trend_alpha": TREND_ALPHA, "power_reps": reps}
+    for bn in sorted({g != "nobn" for _, g in p.units()}):
+        st = load_start(out, bn)
+        res["starts"]["bn" if bn else "nobn"] = {
+            "pretrain_error": st["error"], "pretrain_epochs": st["epochs"],
+            "noise_values": st["noise_values"].tolist(), "hessian_values": st["hessian_values"].tolist()}
+    for s, g in p.units():
+        u = load_unit(out, s, g)
+        summ = unit_summary(u, reps, seed)
+        summ["relaxation_epochs"] = p.relaxation_epochs(s, momentum=u["meta"]["momentum"])
+        res["units"].setdefault(s.name, {})[g] = summ
+    if write:
+        files.write_json(out / SUMMARY, res)
+    return res
+
+
+def load_summary(folder) -> dict[str, Any]:
+    path = Path(folder) / SUMMARY
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: summarise the run first "
+                                "(python -m vdlib.experiments steady-state --summarize FOLDER)")
+    d = json.loads(path.read_text())
+    if d.get("format") != FORMAT:
+        raise ValueError(f"{path} has format {d.get('format')!r}, expected {FORMAT!r}")
+    return d
