@@ -142,3 +142,54 @@ def test_heavy_ball_phase_per_step():
     ev = np.linalg.eigvals(np.array([[1 + mu - eta * lam, -mu], [1.0, 0.0]]))
     assert np.allclose(np.abs(ev), math.sqrt(mu))
     assert np.isclose(np.abs(np.angle(ev)).max(), math.acos((1 + mu - eta * lam) / (2 * math.sqrt(mu))))
+
+
+# ------------------------------------------------------------------ the steady-state section (sec-traj-verdict)
+def _heavy_ball_wd(theta0, grad, eta, lam, mu, steps, noise):
+    """torch.optim.SGD's heavy-ball with weight decay; noise[t] is added to the gradient of step t."""
+    th, v = theta0.copy(), None
+    out = [th.copy()]
+    for t in range(steps):
+        g = grad(th) + lam * th + noise[t]
+        v = g if v is None else mu * v + g
+        th = th - eta * v
+        out.append(th.copy())
+    return np.array(out)
+
+
+def _scale_invariant_grad(th):
+    """∇ of f(θ) = h(θ/‖θ‖) with h(u) = Σ_i cos(3 u_i) u_i²: f(cθ) = f(θ) for every c > 0."""
+    r = np.linalg.norm(th)
+    u = th / r
+    dh = -3 * np.sin(3 * u) * u**2 + 2 * u * np.cos(3 * u)
+    return (dh - u * (u @ dh)) / r
+
+
+@pytest.mark.parametrize("c", [0.1, 3.0])
+def test_steady_state_scaling_eta_lambda(c):
+    """eq-traj-ss-scaling: for f(cθ) = f(θ), (η, λ) from θ0 and (c²η, λ/c²) from cθ0 give θ'_t = cθ_t."""
+    rng = np.random.default_rng(0)
+    d, steps, eta, lam, mu = 20, 400, 0.05, 5e-3, 0.9
+    theta0 = rng.standard_normal(d)
+    noise = 0.1 * rng.standard_normal((steps, d))
+    # scale invariance of the loss itself: the gradient is orthogonal to θ and scales as 1/c
+    np.testing.assert_allclose(_scale_invariant_grad(c * theta0), _scale_invariant_grad(theta0) / c, rtol=1e-12)
+    assert abs(_scale_invariant_grad(theta0) @ theta0) < 1e-12
+    # the same mini-batch noise means the same noise in the loss's gradient: ξ(cθ) = ξ(θ)/c for a scale-invariant f_B
+    a = _heavy_ball_wd(theta0, lambda t: _scale_invariant_grad(t), eta, lam, mu, steps, noise / np.linalg.norm(theta0))
+    b = _heavy_ball_wd(c * theta0, lambda t: _scale_invariant_grad(t), c * c * eta, lam / (c * c), mu, steps,
+                       noise / np.linalg.norm(theta0) / c)
+    np.testing.assert_allclose(b, c * a, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("eta,lam,mu", [(0.1, 5e-4, 0.9), (1e-3, 5e-2, 0.9), (0.1, 5e-4, 0.0)])
+def test_weight_norm_relaxation_time(eta, lam, mu):
+    """eq-traj-relaxation: with θ·∇f = 0, ‖θ‖² relaxes at the rate 2ηλ/(1 − μ) per step (τ = (1−μ)/(2ηλ)),
+    measured on the noiseless heavy-ball from rest, within 2 % (the O(ηλ) corrections are smaller)."""
+    tau = (1 - mu) / (2 * eta * lam)
+    steps = int(3 * tau)
+    th = _heavy_ball_wd(np.ones(5), lambda t: _scale_invariant_grad(t), eta, lam, mu, steps, np.zeros((steps, 5)))
+    n2 = (th**2).sum(1)
+    late = np.arange(steps // 3, steps)  # past the momentum transient
+    slope = np.polyfit(late, np.log(n2[late]), 1)[0]
+    assert slope == pytest.approx(-1 / tau, rel=0.02)

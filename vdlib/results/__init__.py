@@ -10,7 +10,9 @@ command line in ``artifacts/``:
 * ``spectrum/recompute_threads2``: two re-runs of small-lenet's spectra from that run's checkpoints
   on 2 threads, ``float64/`` and ``float32/`` block products;
 * ``summaries/trajectory_full``: ``python -m vdlib.experiments trajectory --profile full`` reduced by
-  ``--summarize`` (Fig. 3 and its controls).
+  ``--summarize`` (Fig. 3 and its controls);
+* ``steady_state/full``: ``python -m vdlib.experiments steady-state --profile full`` (the steady-state
+  protocol of chapter 11: summary, protocol, data and machine; the per-step records stay in artifacts/).
 
 :func:`committed_result` is the one way the chapters find them: a run of the reader's own in
 ``artifacts/<name>`` (in the current folder or a folder above it) wins, and the copy shipped here is
@@ -37,6 +39,9 @@ COMMITTED: dict[str, tuple[str, str]] = {
         "python -m vdlib.experiments spectrum --profile full --runs small-lenet --threads 2 "
         "--work artifacts/spectrum/full_work --out artifacts/spectrum/recompute_threads2/float64 "
         "(and --gemm-dtype float32 --out .../float32)"),
+    "steady_state/full": (
+        "summary.json",
+        "python -m vdlib.experiments steady-state --profile full --workers 2 (writes artifacts/steady_state/full)"),
     "summaries/trajectory_full": (
         "summary.npz",
         "python -m vdlib.experiments trajectory --profile full --out artifacts/trajectory_full, then "

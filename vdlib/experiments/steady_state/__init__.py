@@ -22,7 +22,7 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("--profile", choices=("ci", "book", "full"), default=None,
                         help="sizes (default: $VDLIB_PROFILE, else book); full is the committed run")
-    parser.add_argument("--out", default=None, help="artifact folder (default: artifacts/steady_state_<profile>)")
+    parser.add_argument("--out", default=None, help="artifact folder (default: artifacts/steady_state/<profile>)")
     parser.add_argument("--resume", action="store_true", help="keep the finished units in --out and run the rest")
     parser.add_argument("--chains", type=int, default=None, help="chains per unit (profile default)")
     parser.add_argument("--window", type=int, default=None, help="epochs recorded at every step (profile default)")
@@ -50,7 +50,7 @@ def main(args) -> int:
                 print(s["verdict"])
         return 0
     p = protocol(args.profile, chains=args.chains, window=args.window, burn_in=args.burn_in, seed=args.seed)
-    out = Path(args.out or f"artifacts/steady_state_{current(args.profile).profile}")
+    out = Path(args.out or f"artifacts/steady_state/{current(args.profile).profile}")
     workers = args.workers or min(2, os.cpu_count() or 1)
     run(p, out, workers=workers, resume=args.resume, verbose=not args.quiet)
     res = summarise(out, reps=args.reps or (100 if p.profile == "full" else 40))

@@ -29,7 +29,7 @@ import numpy as np
 from ... import files
 from ...analysis import entropy_production_bound, irreversibility_test, stationarity_check
 from ...analysis.power import ou_power
-from .protocol import DIRECTION_SETS, FORMAT, SteadyProtocol
+from .protocol import DIRECTION_SETS, FORMAT, GROUPS, Setting, SteadyProtocol
 from .runner import load_start, load_unit
 
 ALPHA = 0.05          # the irreversibility test's level
@@ -78,7 +78,7 @@ def irreversibility(P: np.ndarray, lag: int) -> dict[str, Any]:
         chains = []
     ep = entropy_production_bound(P, lag=lag)
     return {"lag": lag, "a12": float(res.asym[0, 1]), "se": float(res.se[0, 1]), "p": float(res.p_value),
-            "rho": float(res.asym[0, 1] / scale), "rho_se": float(res.se[0, 1] / scale),
+            "rho": float(res.asym[0, 1] / scale), "rho_se": float(res.se[0, 1] / scale), "scale": scale,
             "reversed_a12": float(rev.asym[0, 1]), "blocks_per_chain": res.blocks_per_chain,
             "block_length": res.block_length, "projection_trend_p": float(res.stationarity.p_min),
             "nonstationary_warning": any("trend" in str(w.message).lower() or "stationar" in str(w.message).lower()
@@ -189,3 +189,82 @@ def load_summary(folder) -> dict[str, Any]:
     if d.get("format") != FORMAT:
         raise ValueError(f"{path} has format {d.get('format')!r}, expected {FORMAT!r}")
     return d
+
+
+# --------------------------------------------------------------------------------------------------
+# tables for the chapters (rows of strings; the chapter renders them)
+# --------------------------------------------------------------------------------------------------
+def _units(res):
+    """(setting, group, unit summary) in the protocol's order of settings and the order of GROUPS."""
+    order = [Setting(float(x["lr"]), float(x["weight_decay"]), tuple(x["groups"])).name
+             for x in res["protocol"]["settings"]]
+    for setting in sorted(res["units"], key=lambda n: order.index(n) if n in order else len(order)):
+        groups = res["units"][setting]
+        for g in sorted(groups, key=lambda n: list(GROUPS).index(n)):
+            yield setting, g, groups[g]
+
+
+def _pm(ms, fmt=".3g"):
+    return f"{ms[0]:{fmt}} ± {ms[1]:.1g}"
+
+
+PROTOCOL_HEADERS = ["η", "λ", "group", "momentum", "τ (epochs)", "burn-in", "held out", "window", "chains",
+                    "steps recorded per chain"]
+
+
+def protocol_rows(res) -> list[tuple]:
+    rows = []
+    for _, g, s in _units(res):
+        tau = s["relaxation_epochs"]
+        rows.append((f"{s['lr']:g}", f"{s['weight_decay']:g}", g, f"{s['momentum']:g}",
+                     "∞" if not math.isfinite(tau) else f"{tau:,.0f}", f"{s['burn_in']:,}", f"{s['held_out']:,}",
+                     f"{s['window']:,}", s["chains"], f"{s['window'] * s['steps_per_epoch'] + 1:,}"))
+    return rows
+
+
+PREMISE_HEADERS = ["η", "λ", "group", "trend p: loss / ‖∇f‖ / ‖θ‖", "‖θ‖ 1st → 2nd half", "loss 1st → 2nd half",
+                   "training error", "FDR1 ⟨θ·g⟩ vs (1+μ)/(2η)⟨‖Δθ‖²⟩", "stationary"]
+
+
+def premise_rows(res) -> list[tuple]:
+    rows = []
+    for _, g, s in _units(res):
+        pr = s["premise"]
+        tp = pr["trend_p"]
+        h = pr["halves"]
+        f = pr["fdr1"]
+        rows.append((f"{s['lr']:g}", f"{s['weight_decay']:g}", g,
+                     f"{tp['loss']:.2g} / {tp['grad_norm']:.2g} / {tp['weight_norm']:.2g}",
+                     f"{h['weight_norm']['first'][0]:.3f} → {h['weight_norm']['second'][0]:.3f}",
+                     f"{h['loss']['first'][0]:.4g} → {h['loss']['second'][0]:.4g}",
+                     f"{s['window_means']['error'][0]:.2%}",
+                     f"{_pm(f['lhs'])} vs {_pm(f['rhs'])} (ratio {f['ratio']:.2f})",
+                     "yes" if pr["stationary"] else "**no**"))
+    return rows
+
+
+TEST_HEADERS = ["η", "λ", "group", "plane", "ρ ± se (lag 1 step)", "p", "ρ (lag 1 epoch)", "p (epoch)",
+                "chains with p < 0.05", "OU detected at ρ (power 0.8)"]
+
+
+def test_rows(res, groups=None) -> list[tuple]:
+    rows = []
+    for _, g, s in _units(res):
+        if groups is not None and g not in groups:
+            continue
+        for plane, t in s["tests"].items():
+            st, ep = t["step"], t["epoch"]
+            pc = st["per_chain"]["p"]
+            rows.append((f"{s['lr']:g}", f"{s['weight_decay']:g}", g, plane, f"{st['rho']:+.2e} ± {st['rho_se']:.1e}",
+                         f"{st['p']:.2g}", f"{ep['rho']:+.2e}", f"{ep['p']:.2g}",
+                         f"{sum(p < 0.05 for p in pc)}/{len(pc)}" if pc else "—",
+                         f"{st['power']['rho_80']:.1e}"))
+    return rows
+
+
+def verdicts(res) -> dict[str, dict[str, str]]:
+    """``{setting: {group: sentence}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for setting, g, s in _units(res):
+        out.setdefault(setting, {})[g] = s["verdict"]
+    return out
