@@ -67,4 +67,4 @@ def test_jupytext_serves_a_chapter_as_a_notebook(lab_server):
             model = json.load(r)
     assert model["type"] == "notebook"
     cells = model["content"]["cells"]
-    assert any(c["cell_type"] == "code" and "seed_everything" in "".join(c["source"]) for c in cells)
+    assert any(c["cell_type"] == "code" and "setup(" in "".join(c["source"]) for c in cells)  # the setup cell
