@@ -55,21 +55,21 @@ def main() -> None:
         secs = time.perf_counter() - t
         epochs = short.burn_in_epochs(s, g) + short.held_out + short.window
         per_epoch[(s.name, g)] = secs / epochs
-        rate = short.chains * epochs / secs
+        rate = short.n_chains(g) * epochs / secs
         print(f"  {s.name:16s} {g:10s} {rate:8.1f} chain-epochs/s  ({rate / plain:5.1f}× plain)")
 
     jobs = sorted(((per_epoch[(s.name, g)] * (full.burn_in_epochs(s, g) + full.held_out + full.window)
-                    * full.chains / short.chains, f"{s.name}/{g}") for s, g in full.units()), reverse=True)
+                    * full.n_chains(g) / short.n_chains(g), f"{s.name}/{g}") for s, g in full.units()), reverse=True)
     workers = [0.0, 0.0]
     heapq.heapify(workers)
     for cost, _ in jobs:
         heapq.heappush(workers, heapq.heappop(workers) + cost)
     total = sum(c for c, _ in jobs)
     wall = max(workers)
-    print(f"full protocol ({full.chains} chains/unit, window {full.window} epochs): {total / 60:.1f} core-min; "
+    print(f"full protocol ({full.chains} chains/unit, {full.n_chains('langevin')} in control (b), window {full.window} epochs): {total / 60:.1f} core-min; "
           f"on 2 workers ≈ {wall / 60:.1f} min wall (target ≤ 60 min: {'met' if wall <= 3600 else 'NOT met'})")
     print("  the plain loop would need ≈ "
-          f"{sum(full.chains * (full.burn_in_epochs(s, g) + full.held_out + full.window) * (16 if g == 'langevin' else 1) for s, g in full.units()) / plain / 3600 / 2:.1f} h "
+          f"{sum(full.n_chains(g) * (full.burn_in_epochs(s, g) + full.held_out + full.window) * (16 if g == 'langevin' else 1) for s, g in full.units()) / plain / 3600 / 2:.1f} h "
           "on 2 cores for the same chain-epochs (control (b) counted as 16 full-batch steps per epoch)")
 
 

@@ -83,8 +83,9 @@ def test_relaxation_time_and_burn_in():
     assert p.relaxation_epochs(s, momentum=0.0) == pytest.approx(625.0)
     assert p.relaxation_epochs(Setting(1e-3, 5e-2, ("sgd",))) == pytest.approx(62.5)  # same eta * lambda
     assert p.burn_in_epochs(s, "sgd") == p.burn_in
-    assert p.burn_in_epochs(s, "momentum0") == 5000
-    assert p.burn_in_epochs(Setting(1e-3, 5e-4, ("sgd",)), "sgd") == p.burn_in_max
+    assert p.burn_in_epochs(s, "momentum0") == 10000  # 16 τ of momentum 0
+    assert p.burn_in_epochs(Setting(1e-3, 5e-4, ("sgd",)), "sgd") == p.burn_in_max  # τ ≈ 6,250 epochs: capped
+    assert p.burn_in_epochs(Setting(1e-3, 5e-2, ("sgd",), burn_in=10000), "sgd") == 10000
 
 
 @pytest.mark.parametrize("change,match", [
@@ -124,6 +125,7 @@ def test_unit_arrays(ci_run):
     m = u["meta"]
     spe = m["steps_per_epoch"]
     assert u["projections"].shape == (p.chains, p.window * spe + 1, 6)
+    assert ss.load_unit(out, s, "langevin")["projections"].shape[0] == p.control_b_chains
     assert u["loss"].shape == (p.chains, p.window + 1) and np.isfinite(u["loss"]).all()
     assert m["burn_in"] == p.burn_in_epochs(s, "sgd") and m["torch_threads"] == 1
     # the projections at epoch boundaries are the recorded weights projected: norm consistent
@@ -192,3 +194,51 @@ def test_verdict_sentences_follow_the_numbers():
     assert "detectably irreversible" in yes and "not detectably" not in yes
     no = ss.verdict_sentence(_fake(p=0.4, rho=1e-4))
     assert "not detectably irreversible" in no and "about 9.0×" in no
+
+
+# --------------------------------------------------------------------------------------------------
+# the committed full-profile summary that chapters 11 and 12 show
+# --------------------------------------------------------------------------------------------------
+def test_committed_summary_is_the_full_protocol_and_its_verdicts_follow_its_numbers(tmp_path):
+    from vdlib.results import committed_result
+
+    found = committed_result("steady_state/full", start=tmp_path)
+    assert found.origin == "committed"
+    res = ss.load_summary(found.path)
+    assert ss.SteadyProtocol.from_dict(res["protocol"]) == ss.protocol("full")
+    assert res["data"]["dataset"] == "mnist-10k" and res["data"]["N"] == 2048
+    for setting, groups in res["units"].items():
+        for g, s in groups.items():
+            assert ss.verdict_sentence(s) == s["verdict"], (setting, g)
+            assert s["primary_p_bonferroni"] == pytest.approx(min(1.0, 3 * min(t["step"]["p"] for t in s["tests"].values())))
+            for plane, t in s["tests"].items():
+                st = t["step"]
+                assert st["reversed_a12"] == pytest.approx(-st["a12"], rel=1e-9, abs=1e-18)
+                # the positive control's size at the data's own sample size: the test holds its level
+                # (binomial 99.9 % band for the number of simulations)
+                reps = st["power"]["reps"]
+                assert st["power"]["size"] <= 0.05 + 3.3 * np.sqrt(0.05 * 0.95 / reps), (setting, g, plane)
+                assert st["power"]["chains"] == s["chains"] and st["power"]["T"] == s["window"] * s["steps_per_epoch"] + 1
+
+
+def test_recorded_fdr1_scalars_are_those_of_the_epochs_first_step(ci_run):
+    """θ_t·g_t and ‖Δθ_t‖² of the window's first step, recomputed on an identical engine (same seeds)."""
+    from vdlib.deep import chains as ch
+    from vdlib.experiments.steady_state.protocol import chain_seeds
+
+    p, out = ci_run
+    s, g = p.settings[0], "sgd"
+    u = ss.load_unit(out, s, g)
+    X, y, _ = runner.load_data(p)
+    start = runner.load_start(out, True)
+    eng = ch.ChainEngine(X, y, start["theta"].to(X.dtype)[None], ch.layout(p.model, len(p.classes)),
+                         seeds=chain_seeds(p, s, g), lr=s.lr, momentum=p.momentum, weight_decay=s.weight_decay,
+                         batch_size=p.batch_size)
+    for _ in range(u["meta"]["burn_in"] + p.held_out):
+        eng.run_epoch()
+    th = eng.theta.double().clone()
+    dtheta, grad = eng.run_epoch(first_step=True)
+    np.testing.assert_allclose(u["theta_dot_step_grad"][:, 0], (th * grad.double()).sum(1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(u["step_sq"][:, 0], dtheta.double().square().sum(1).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(u["projections"][:, 0], (th @ torch.as_tensor(np.concatenate(
+        [start["noise"].numpy(), start["hessian"].numpy(), u["V_pca"]], axis=1))).numpy(), rtol=1e-12, atol=1e-14)

@@ -49,6 +49,7 @@ class Setting:
     lr: float
     weight_decay: float
     groups: tuple[str, ...]
+    burn_in: int | None = None   # this setting's minimum burn-in (default: the protocol's)
 
     @property
     def name(self) -> str:
@@ -61,9 +62,10 @@ class SteadyProtocol:
 
     settings: tuple[Setting, ...]
     chains: int = 24
+    control_b_chains: int | None = None  # chains of control (b), the costly group (default: chains)
     burn_in: int = 3000          # at least this many epochs from the common start before any record ...
-    relaxations: float = 8.0     # ... and at least this many relaxation times τ of the unit ...
-    burn_in_max: int = 8000      # ... but never more than this (a unit that needs more is reported as such)
+    relaxations: float = 16.0    # ... and at least this many relaxation times τ of the unit ...
+    burn_in_max: int = 10000     # ... but never more than this (a unit that needs more is reported as such)
     held_out: int = 200          # epochs whose increments give the PCA directions (not tested)
     window: int = 1500           # epochs recorded at every step and tested
     per_class: int = 512
@@ -91,6 +93,8 @@ class SteadyProtocol:
             raise ValueError("settings is empty: give at least one (lr, weight_decay) setting")
         for s in self.settings:
             checks.learning_rate(s.lr)
+            if s.burn_in is not None:
+                checks.integer(s.burn_in, "a setting's burn_in", minimum=0)
             if not (math.isfinite(s.weight_decay) and s.weight_decay >= 0):
                 raise ValueError(f"weight_decay must be a finite number ≥ 0, got {s.weight_decay}")
             bad = [g for g in s.groups if g not in GROUPS]
@@ -100,8 +104,17 @@ class SteadyProtocol:
                 raise ValueError("control (b) is matched to the SGD group of the same setting: run 'sgd' too")
         if len({s.name for s in self.settings}) != len(self.settings):
             raise ValueError("two settings share a learning rate and weight decay")
+        if self.control_b_chains is not None:
+            checks.integer(self.control_b_chains, "control_b_chains", minimum=2)
+            if self.control_b_chains > self.chains:
+                raise ValueError(f"control_b_chains = {self.control_b_chains} exceeds chains = {self.chains}: control (b) "
+                                 "is matched to the first control_b_chains SGD chains")
         if not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+
+    def n_chains(self, group: str) -> int:
+        """Chains of a group: ``control_b_chains`` for control (b), ``chains`` otherwise."""
+        return self.control_b_chains if group == "langevin" and self.control_b_chains else self.chains
 
     def units(self) -> list[tuple[Setting, str]]:
         """Every (setting, group) pair: the unit of work, of parallelism and of resumption."""
@@ -117,20 +130,23 @@ class SteadyProtocol:
 
     def burn_in_epochs(self, s: Setting, group: str) -> int:
         """The unit's burn-in: ``max(burn_in, relaxations·τ)`` epochs, capped at ``burn_in_max``."""
+        base = self.burn_in if s.burn_in is None else s.burn_in
         tau = self.relaxation_epochs(s, momentum=0.0 if group == "momentum0" else None)
-        need = self.burn_in if math.isinf(tau) else max(self.burn_in, math.ceil(self.relaxations * tau))
-        return int(min(need, max(self.burn_in, self.burn_in_max)))
+        need = base if math.isinf(tau) else max(base, math.ceil(self.relaxations * tau))
+        return int(min(need, max(base, self.burn_in_max)))
 
     def as_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["settings"] = [{"lr": s.lr, "weight_decay": s.weight_decay, "groups": list(s.groups)} for s in self.settings]
+        d["settings"] = [{"lr": s.lr, "weight_decay": s.weight_decay, "groups": list(s.groups), "burn_in": s.burn_in}
+                         for s in self.settings]
         d["classes"] = list(self.classes)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SteadyProtocol":
         d = dict(d)
-        d["settings"] = tuple(Setting(float(s["lr"]), float(s["weight_decay"]), tuple(s["groups"])) for s in d["settings"])
+        d["settings"] = tuple(Setting(float(s["lr"]), float(s["weight_decay"]), tuple(s["groups"]), s.get("burn_in"))
+                              for s in d["settings"])
         d["classes"] = tuple(d["classes"])
         return cls(**d)
 
@@ -138,16 +154,16 @@ class SteadyProtocol:
 ALL_GROUPS = tuple(GROUPS)
 DEFAULT_SETTINGS = (
     Setting(0.1, 5e-4, ALL_GROUPS),      # the code's learning rate
-    Setting(1e-3, 5e-2, ALL_GROUPS),     # the paper's learning rate, the same ηλ
+    Setting(1e-3, 5e-2, ALL_GROUPS, burn_in=10000),  # the paper's learning rate, the same ηλ (slower elsewhere)
     Setting(1e-3, 5e-4, ("sgd",)),       # the paper's learning rate, λ too small to settle: a transient
 )
 
 #: sizes per profile: ci (seconds), book (what a chapter affords live), full (the committed run)
 SIZES = {
-    "ci": dict(chains=4, burn_in=20, burn_in_max=40, held_out=6, window=30, per_class=96, pretrain_max_epochs=30,
+    "ci": dict(chains=4, control_b_chains=3, burn_in=20, burn_in_max=40, held_out=6, window=30, per_class=96, pretrain_max_epochs=30,
                direction_batches=16, noise_batches=4),
     "book": dict(chains=8, burn_in=600, burn_in_max=1200, held_out=50, window=300),
-    "full": dict(chains=24, burn_in=3000, held_out=200, window=1500),
+    "full": dict(chains=24, control_b_chains=12, burn_in=3000, held_out=200, window=1500),
 }
 
 
@@ -179,4 +195,4 @@ def chain_seeds(p: SteadyProtocol, s: Setting, group: str) -> list[int]:
     """The chains' seeds of a unit. Control (b)'s companion SGD chains use the SGD unit's seeds."""
     k = [x.name for x in p.settings].index(s.name)
     g = list(GROUPS).index(group)
-    return [seed_for(p, 7, k, g, i) for i in range(p.chains)]
+    return [seed_for(p, 7, k, g, i) for i in range(p.n_chains(group))]

@@ -7,8 +7,8 @@ stretches: a burn-in (evaluated every few epochs, to show the relaxation), a hel
 kept every epoch; the PCA directions come from its increments) and the window, in which the
 projections on all six directions are recorded after **every step** and the full-batch loss, error,
 ‖∇f‖/√d, ‖θ‖ and Yaida's FDR1 scalars every epoch. Control (b) runs beside SGD chains with the SGD
-unit's seeds (the same trajectories, bit for bit) and sets its noise every epoch from their current
-mini-batch noise trace.
+unit's seeds (its first ``control_b_chains`` chains, bit for bit) and sets its noise every epoch from
+their current mini-batch noise trace.
 
 Each finished unit is written atomically (``units/<setting>/<group>.npz``) with the protocol it ran and
 its SHA-256 in ``units/manifest.json``. A resumed run checks both and skips what is complete: a killed
@@ -123,14 +123,14 @@ def run_unit(p: SteadyProtocol, s: Setting, group: str, X, y, start: dict[str, A
         raise ValueError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
     bn = group != "nobn"
     lay = ch.layout(p.model, len(p.classes), batchnorm=bn)
-    C = p.chains
+    C = p.n_chains(group)
     theta0 = start["theta"].to(X.dtype)[None]
     mom = 0.0 if group == "momentum0" else p.momentum
     eng = ch.ChainEngine(X, y, theta0, lay, seeds=chain_seeds(p, s, group), lr=s.lr, momentum=mom,
                          weight_decay=s.weight_decay, batch_size=p.batch_size, full_batch=group == "langevin")
     companion = None
     if group == "langevin":
-        companion = ch.ChainEngine(X, y, theta0, lay, seeds=chain_seeds(p, s, "sgd"), lr=s.lr, momentum=p.momentum,
+        companion = ch.ChainEngine(X, y, theta0, lay, seeds=chain_seeds(p, s, "sgd")[:C], lr=s.lr, momentum=p.momentum,
                                    weight_decay=s.weight_decay, batch_size=p.batch_size)
     k_setting = [x.name for x in p.settings].index(s.name)
     matched: list[float] = []
@@ -198,7 +198,7 @@ def run_unit(p: SteadyProtocol, s: Setting, group: str, X, y, start: dict[str, A
     for w in range(W + 1):
         ev = eng.evaluate()
         check(ev, B + H + w)
-        th = eng.theta.double()
+        th = eng.theta.double().clone()
         series["loss"][:, w] = ev["loss"].double().numpy()
         series["error"][:, w] = ev["error"].double().numpy()
         series["grad_norm"][:, w] = ev["grad_norm"].double().numpy()
@@ -207,7 +207,7 @@ def run_unit(p: SteadyProtocol, s: Setting, group: str, X, y, start: dict[str, A
         if w < W:
             dtheta, g = advance(B + H + w, first_step=True, on_step=on_step)
             step_series["step_sq"][:, w] = dtheta.double().square().sum(1).numpy()
-            step_series["theta_dot_step_grad"][:, w] = ((eng.theta.double() - dtheta.double()) * g.double()).sum(1).numpy()
+            step_series["theta_dot_step_grad"][:, w] = (th * g.double()).sum(1).numpy()  # θ at the epoch's start
     timings["window"] = time.time() - t0
     if cursor[0] != proj.shape[1]:
         raise RuntimeError(f"recorded {cursor[0]} steps, expected {proj.shape[1]}")
@@ -268,7 +268,7 @@ def _worker(args) -> tuple[str, float]:
 
 def _unit_cost(p: SteadyProtocol, s: Setting, g: str) -> float:
     epochs = p.burn_in_epochs(s, g) + p.held_out + p.window
-    return epochs * (16.0 if g == "langevin" else 1.0)
+    return epochs * p.n_chains(g) * (16.0 if g == "langevin" else 1.0)
 
 
 def run(p: SteadyProtocol, out, *, workers: int = 1, resume: bool = False, stop_after: int | None = None,
