@@ -19,7 +19,9 @@ Commands:
 * ``spectrum``: the gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2):
   :mod:`vdlib.experiments.spectrum`;
 * ``steady-state``: SGD on tiny-fc in a real steady state, matched controls and the calibrated
-  irreversibility test (Part IV-b decided): :mod:`vdlib.experiments.steady_state`.
+  irreversibility test (Part IV-b decided): :mod:`vdlib.experiments.steady_state`;
+* ``fig1-checks``: Fig. 1 re-examined (data set, two classes, evaluation vs training mode):
+  :mod:`vdlib.experiments.fig1_checks`.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "trajectory": "trajectory",
     "spectrum": "spectrum",
     "steady-state": "steady_state",
+    "fig1-checks": "fig1_checks",
 }
 
 
