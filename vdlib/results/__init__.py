@@ -9,6 +9,8 @@ command line in ``artifacts/``:
 * ``spectrum/full``: ``python -m vdlib.experiments spectrum --profile full`` (Figs. 1a/1b);
 * ``spectrum/recompute_threads2``: two re-runs of small-lenet's spectra from that run's checkpoints
   on 2 threads, ``float64/`` and ``float32/`` block products;
+* ``spectrum/fig1_checks``: ``python -m vdlib.experiments fig1-checks --profile full`` (Fig. 1 re-examined:
+  data set, two classes, evaluation vs training mode; one ``summary.json``);
 * ``summaries/trajectory_full``: ``python -m vdlib.experiments trajectory --profile full`` reduced by
   ``--summarize`` (Fig. 3 and its controls);
 * ``steady_state/full``: ``python -m vdlib.experiments steady-state --profile full`` (the steady-state
@@ -39,6 +41,9 @@ COMMITTED: dict[str, tuple[str, str]] = {
         "python -m vdlib.experiments spectrum --profile full --runs small-lenet --threads 2 "
         "--work artifacts/spectrum/full_work --out artifacts/spectrum/recompute_threads2/float64 "
         "(and --gemm-dtype float32 --out .../float32)"),
+    "spectrum/fig1_checks": (
+        "summary.json",
+        "python -m vdlib.experiments fig1-checks --profile full --threads 1 --out artifacts/spectrum/fig1_checks"),
     "steady_state/full": (
         "summary.json",
         "python -m vdlib.experiments steady-state --profile full --workers 2 (writes artifacts/steady_state/full)"),
