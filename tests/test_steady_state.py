@@ -174,7 +174,8 @@ def test_summary_statistics(ci_run):
         assert t["reversed_a12"] == pytest.approx(-t["a12"], rel=1e-9, abs=1e-15)  # exact sign flip
         assert 0 <= t["p"] <= 1 and t["se"] > 0
         assert len(t["per_chain"]["a12"]) in (0, p.chains)
-        assert 0 <= min(t["power"]["power"]) <= max(t["power"]["power"]) <= 1
+        # the ci windows are too short to be stationary: no power is computed for a test that is not read
+        assert (t["power"] is None) == (not s["premise"]["stationary"])
     assert isinstance(s["premise"]["stationary"], bool)
     assert s["verdict"].startswith("sgd at η = 0.1")
 
@@ -216,6 +217,9 @@ def test_committed_summary_is_the_full_protocol_and_its_verdicts_follow_its_numb
                 assert st["reversed_a12"] == pytest.approx(-st["a12"], rel=1e-9, abs=1e-18)
                 # the positive control's size at the data's own sample size: the test holds its level
                 # (binomial 99.9 % band for the number of simulations)
+                if not s["premise"]["stationary"]:
+                    assert st["power"] is None and "undecided" in s["verdict"]
+                    continue
                 reps = st["power"]["reps"]
                 assert st["power"]["size"] <= 0.05 + 3.3 * np.sqrt(0.05 * 0.95 / reps), (setting, g, plane)
                 assert st["power"]["chains"] == s["chains"] and st["power"]["T"] == s["window"] * s["steps_per_epoch"] + 1

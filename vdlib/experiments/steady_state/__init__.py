@@ -44,7 +44,7 @@ def main(args) -> int:
     from ...config import current
 
     if args.summarize:
-        res = summarise(args.summarize, reps=args.reps or 100)
+        res = summarise(args.summarize, reps=args.reps or 100, workers=args.workers or min(2, os.cpu_count() or 1))
         for setting, groups in res["units"].items():
             for g, s in groups.items():
                 print(s["verdict"])
@@ -53,7 +53,7 @@ def main(args) -> int:
     out = Path(args.out or f"artifacts/steady_state/{current(args.profile).profile}")
     workers = args.workers or min(2, os.cpu_count() or 1)
     run(p, out, workers=workers, resume=args.resume, verbose=not args.quiet)
-    res = summarise(out, reps=args.reps or (100 if p.profile == "full" else 40))
+    res = summarise(out, reps=args.reps or (100 if p.profile == "full" else 40), workers=workers)
     for setting, groups in res["units"].items():
         for g, s in groups.items():
             print(s["verdict"])
