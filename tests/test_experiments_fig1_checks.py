@@ -135,3 +135,49 @@ def test_command_line_ci_profile_writes_a_summary_with_its_provenance(tmp_path):
         assert c["minibatch"]["eval"]["rank"] <= c["minibatch"]["eval"]["rank_bound"]
     with pytest.raises(FileNotFoundError):
         F.load(tmp_path / "nothing")
+
+
+def _fake_case(net, dataset, pct, two=False, eval_rank=None, train_rank=None, M=2000):
+    d = 3978 if net == "small-fc" else 13338
+    rank = round(pct * d / 100)
+    mb = {"M": M, "b": 128, "eval": {"rank": eval_rank or rank, "rank_bound": M - 1},
+          "train": {"rank": train_rank or rank, "rank_bound": M - 1}}
+    return {"net": net, "dataset": dataset, "classes": [0, 1] if two else "all 10", "d": d, "N": 8000,
+            "D": {"rank_pct": pct, "rank": rank}, "minibatch": mb}
+
+
+def test_explanations_follow_their_stated_rules():
+    s = {"cases": [_fake_case("small-fc", "mnist-10k", 8.0, train_rank=1990),
+                   _fake_case("small-fc", "mnist-10k", 0.4, two=True),
+                   _fake_case("small-fc", "fashion-mnist", 6.0)]}
+    v = {e["candidate"].split(" ")[0]: e["verdict"] for e in F.explanations(s, 0.6)}
+    assert v == {"data": "does not explain", "two": "explains", "training": "does not explain"}
+    s["cases"][0]["minibatch"]["train"]["rank"] = 1999  # at the bound M − 1: the estimator cannot tell
+    s["cases"][2]["D"]["rank_pct"] = 20.0  # halving without getting within a factor 2: moves toward
+    v = {e["candidate"].split(" ")[0]: e["verdict"] for e in F.explanations(s, 0.6)}
+    assert v["training"] == "not tested" and v["data"] == "moves toward"
+    full_mnist = _fake_case("small-fc", "mnist", 1.0)  # full MNIST, when present, is the reference row
+    s["cases"].insert(0, full_mnist)
+    assert F.find_case(s, "small-fc") is full_mnist
+    assert F.explanations({"cases": s["cases"][:1]}, 0.6, fashion_fc_pct=8.4)[0]["verdict"] == "explains"
+    with pytest.raises(ValueError, match="no small-fc"):
+        F.explanations({"cases": []}, 0.6)
+
+
+def test_the_committed_summary_records_its_provenance():
+    from vdlib.experiments import spectrum as S
+    from vdlib.results import committed_result, packaged_path
+
+    loc = committed_result("spectrum/fig1_checks", start=packaged_path("spectrum/fig1_checks").parent)
+    s = F.load(packaged_path("spectrum/fig1_checks"))
+    assert loc.path is not None
+    assert s["profile"] == "full" and s["seed"] == 42 and s["threads"] == 1 and s["command"]
+    assert s["sizes"] == {k: F.PROFILES["full"][k] for k in ("n_train", "epochs", "batch_size", "n_batches")}
+    for c in s["cases"]:
+        assert c["source"] and c["D"]["rank"] <= c["N"] - 1
+        for mode in ("eval", "train"):
+            assert c["minibatch"][mode]["rank"] <= c["minibatch"][mode]["rank_bound"]
+    header, rows = F.rank_rows(s, S.PAPER)
+    assert len(rows) == len(s["cases"]) and all(len(r) == len(header) for r in rows)
+    header, rows = F.mode_rows(s)
+    assert all(len(r) == len(header) for r in rows)
