@@ -15,7 +15,7 @@ from scipy import linalg
 from vdlib.analysis import irreversibility_test
 from vdlib.analysis.power import ou_for_rho, ou_power, ou_rho, simulate_ou
 from vdlib.experiments import steady_state as ss
-from vdlib.experiments.steady_state import runner, summary
+from vdlib.experiments.steady_state import runner
 from vdlib.experiments.steady_state.protocol import Setting
 
 

@@ -168,7 +168,7 @@ def verdict_sentence(s: dict[str, Any]) -> str:
     beyond = ""
     if vs is not None:
         bp = min(vs["planes"], key=lambda n: vs["planes"][n]["p"])
-        beyond = (f" Beyond the reversible control (b) in the same planes: "
+        beyond = (" Beyond the reversible control (b) in the same planes: "
                   + ("detectably, " if vs["p_bonferroni"] < ALPHA else "not detectably, ")
                   + f"smallest p = {vs['p_bonferroni']:.2g} (Bonferroni; {bp} plane, z = {vs['planes'][bp]['z']:+.1f})"
                   + ("" if vs["control_stationary"] else ", but the control's window is not stationary") + ".")
