@@ -247,3 +247,27 @@ def test_recorded_fdr1_scalars_are_those_of_the_epochs_first_step(ci_run):
     np.testing.assert_allclose(u["step_sq"][:, 0], dtheta.double().square().sum(1).numpy(), rtol=1e-12)
     np.testing.assert_allclose(u["projections"][:, 0], (th @ torch.as_tensor(np.concatenate(
         [start["noise"].numpy(), start["hessian"].numpy(), u["V_pca"]], axis=1))).numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_chapter_11_narrative_matches_the_committed_verdicts(tmp_path):
+    """The prose of chapter 11's verdict section ('What the numbers say') against the committed summary."""
+    from vdlib.results import committed_result
+
+    res = ss.load_summary(committed_result("steady_state/full", start=tmp_path).path)
+    u = res["units"]
+    fast, paper = "lr0.1_wd0.0005", "lr0.001_wd0.05"
+    sgd = u[fast]["sgd"]
+    assert sgd["premise"]["stationary"] and sgd["primary_p_bonferroni"] < 0.05
+    assert sgd["vs_control_b"]["p_bonferroni"] < 0.05
+    noise = sgd["tests"]["noise"]
+    assert noise["step"]["p"] < noise["epoch"]["p"]  # weaker once per epoch
+    m0 = u[fast]["momentum0"]
+    assert m0["premise"]["stationary"] and m0["primary_p_bonferroni"] < 0.05
+    assert not u[fast]["langevin"]["premise"]["stationary"]
+    assert all(abs(t["step"]["rho"]) < abs(sgd["tests"][n]["step"]["rho"]) or n == "pca"
+               for n, t in u[fast]["langevin"]["tests"].items())
+    # the positive control scatters less than the data: power near 1 at two of the data's standard errors
+    assert noise["step"]["power"]["power"][0] > 0.9
+    assert not any(s["premise"]["stationary"] for s in u[paper].values())
+    assert not u["lr0.001_wd0.0005"]["sgd"]["premise"]["stationary"]
+    assert not u[fast]["nobn"]["premise"]["stationary"] and not u[paper]["nobn"]["premise"]["stationary"]
