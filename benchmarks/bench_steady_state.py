@@ -16,6 +16,7 @@ Real data (the bundled MNIST digits, 4 classes × 512). No assertions: a script,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import heapq
 import sys
 import time
@@ -36,8 +37,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     full = ss.protocol("full")
-    short = ss.protocol("full", burn_in=args.epochs, burn_in_max=args.epochs, held_out=max(3, args.epochs),
-                        window=args.epochs)
+    short = ss.protocol("full", settings=tuple(dataclasses.replace(s, burn_in=None) for s in full.settings),
+                        burn_in=args.epochs, burn_in_max=args.epochs, held_out=max(3, args.epochs), window=args.epochs)
     X, y, info = runner.load_data(short)
     print(f"data: {info['dataset']} ({info['N']} examples), torch {torch.__version__}, 1 thread per process")
     starts = {bn: runner.common_start(short, X, y, bn) for bn in (True, False)}
