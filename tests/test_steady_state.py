@@ -269,5 +269,6 @@ def test_chapter_11_narrative_matches_the_committed_verdicts(tmp_path):
     # the positive control scatters less than the data: power near 1 at two of the data's standard errors
     assert noise["step"]["power"]["power"][0] > 0.9
     assert not any(s["premise"]["stationary"] for s in u[paper].values())
+    assert 0.01 < u[paper]["sgd"]["window_means"]["error"][0] < 0.1  # "a few per cent training error"
     assert not u["lr0.001_wd0.0005"]["sgd"]["premise"]["stationary"]
     assert not u[fast]["nobn"]["premise"]["stationary"] and not u[paper]["nobn"]["premise"]["stationary"]

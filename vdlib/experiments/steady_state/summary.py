@@ -261,9 +261,9 @@ PROTOCOL_HEADERS = ["η", "λ", "group", "momentum", "τ (epochs)", "burn-in", "
 def protocol_rows(res) -> list[tuple]:
     rows = []
     for _, g, s in _units(res):
-        tau = s["relaxation_epochs"]
+        tau = s["relaxation_epochs"]  # of the scale of the weights before BatchNorm: none without it
         rows.append((f"{s['lr']:g}", f"{s['weight_decay']:g}", g, f"{s['momentum']:g}",
-                     "∞" if not math.isfinite(tau) else f"{tau:,.0f}", f"{s['burn_in']:,}", f"{s['held_out']:,}",
+                     "—" if not s["batchnorm"] else "∞" if not math.isfinite(tau) else f"{tau:,.0f}", f"{s['burn_in']:,}", f"{s['held_out']:,}",
                      f"{s['window']:,}", s["chains"], f"{s['window'] * s['steps_per_epoch'] + 1:,}"))
     return rows
 
