@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash never leaves a half-written checkpoint, artifact or JSON file.
+"""Atomic file writes (a crash never leaves a half-written checkpoint, artifact or JSON file), and the
+two reads that go with them: a file's SHA-256 and a JSON summary checked for its format tag.
 
 Every writer goes through :func:`atomic_open`: the data go to a temporary file in the target's
 folder, are flushed and fsync'ed, and :func:`os.replace` puts the file in place in one step; on any
@@ -14,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_open", "save_torch", "write_json", "save_npz"]
+__all__ = ["atomic_open", "save_torch", "write_json", "save_npz", "sha256", "read_summary"]
 
 
 @contextlib.contextmanager
@@ -57,3 +58,29 @@ def save_npz(path, *, compressed: bool = True, **arrays) -> Path:
     with atomic_open(path, "wb") as fh:
         (np.savez_compressed if compressed else np.savez)(fh, **arrays)
     return Path(path)
+
+
+def sha256(path) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB pieces."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_summary(path, fmt: str, create: str) -> dict:
+    """The JSON summary at ``path``, checked for its format tag ``fmt``; ``create`` says how to make one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: create it with `{create}`")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): recreate it with `{create}`") from None
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        got = d.get("format") if isinstance(d, dict) else type(d).__name__
+        raise ValueError(f"{path} has format {got!r}, expected {fmt!r}: recreate it with `{create}`")
+    return d

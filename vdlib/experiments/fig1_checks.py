@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -443,14 +442,10 @@ def mode_rows(summary: dict[str, Any]) -> tuple[list[str], list[tuple]]:
 
 def load(folder) -> dict[str, Any]:
     """The summary written by :func:`run` in ``folder`` (``summary.json``)."""
-    path = Path(folder) / "summary.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"no fig1-checks summary in {folder}: create it with "
-                                "`python -m vdlib.experiments fig1-checks --profile full`")
-    summary = json.loads(path.read_text())
-    if summary.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} summary")
-    return summary
+    from .. import files
+
+    return files.read_summary(Path(folder) / "summary.json", FORMAT,
+                              "python -m vdlib.experiments fig1-checks --profile full")
 
 
 def default_out(profile: str) -> Path:

@@ -17,7 +17,6 @@ run loses at most the units in progress, and each unit is bitwise the same wheth
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -222,14 +221,6 @@ def run_unit(p: SteadyProtocol, s: Setting, group: str, X, y, start: dict[str, A
             "matched_temperature": np.asarray(matched), "meta": np.asarray(json.dumps(meta))}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _read_manifest(out: Path) -> dict[str, str]:
     path = Path(out) / UNITS / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -242,7 +233,7 @@ def unit_is_complete(p: SteadyProtocol, out: Path, s: Setting, group: str) -> bo
     manifest = _read_manifest(out)
     if not path.is_file() or key not in manifest:  # never finished, or killed before the manifest was written
         return False
-    if manifest[key] != _sha256(path):
+    if manifest[key] != files.sha256(path):
         raise ValueError(f"{path} does not match its SHA-256 in {Path(out) / UNITS / MANIFEST} (a damaged or "
                          "foreign file): delete it and resume, and the unit is run again")
     with np.load(path) as z:
@@ -303,7 +294,7 @@ def run(p: SteadyProtocol, out, *, workers: int = 1, resume: bool = False, stop_
 
     def done(key, secs):
         s_name, g = key.split("/")
-        manifest[key] = _sha256(out / UNITS / s_name / f"{g}.npz")
+        manifest[key] = files.sha256(out / UNITS / s_name / f"{g}.npz")
         files.write_json(out / UNITS / MANIFEST, manifest)
         if verbose:
             print(f"  {key}: {secs:.0f} s", flush=True)

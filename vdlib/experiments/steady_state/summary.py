@@ -227,14 +227,9 @@ def summarise(out, *, reps: int = 100, seed: int = 0, write: bool = True, worker
 
 
 def load_summary(folder) -> dict[str, Any]:
-    path = Path(folder) / SUMMARY
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: summarise the run first "
-                                "(python -m vdlib.experiments steady-state --summarize FOLDER)")
-    d = json.loads(path.read_text())
-    if d.get("format") != FORMAT:
-        raise ValueError(f"{path} has format {d.get('format')!r}, expected {FORMAT!r}")
-    return d
+    """The summary of a steady-state run in ``folder`` (``summary.json``), checked for its format."""
+    return files.read_summary(Path(folder) / SUMMARY, FORMAT,
+                              "python -m vdlib.experiments steady-state --summarize FOLDER")
 
 
 # --------------------------------------------------------------------------------------------------
