@@ -54,6 +54,25 @@ def test_simulated_ou_has_its_stationary_law_and_irreversibility():
     assert abs(rho_hat - 0.03) < 4 * res.se[0, 1] / np.sqrt(S[0, 0] * S[1, 1])
 
 
+def test_f_test_power_matches_simulation_and_detectable_effect():
+    """The non-central F power at the data's own standard error, against simulated block estimates."""
+    from vdlib.analysis.power import detectable_effect, f_test_power
+
+    rng = np.random.default_rng(5)
+    n, k = 24, 2.5  # 24 independent estimates, true mean 2.5 standard errors of their mean
+    x = rng.standard_normal((20_000, n)) + k / np.sqrt(n)
+    t2 = n * x.mean(1) ** 2 / x.var(1, ddof=1)
+    from scipy import stats
+    simulated = float((t2 > stats.f.ppf(0.95, 1, n - 1)).mean())
+    assert f_test_power(k, (1, n - 1)) == pytest.approx(simulated, abs=0.015)
+    assert f_test_power(0.0, (1, n - 1)) == pytest.approx(0.05, abs=1e-9)
+    k80 = detectable_effect((1, n - 1))
+    assert f_test_power(k80, (1, n - 1)) == pytest.approx(0.8, abs=1e-6)
+    assert 2.8 < k80 < 3.1  # ≈ 2.8 for a normal test, a little more with 23 degrees of freedom
+    with pytest.raises(ValueError, match="one antisymmetric entry"):
+        f_test_power(2.0, (3, 20))
+
+
 def test_power_curve_size_and_power():
     """Size at the nominal rate (binomial 99.9 % band for 150 reps at 0.05) and power near 1 at a large effect."""
     curve = ou_power(0.9, 0.8, [0.002, 0.02], chains=8, T=2000, reps=150, seed=1)
@@ -181,7 +200,7 @@ def test_summary_statistics(ci_run):
 
 
 def _fake(stationary=True, p=0.5, rho=1e-4, rho_se=1e-4, rho_80=3e-4):
-    step = {"p": p, "rho": rho, "rho_se": rho_se, "power": {"rho_80": rho_80,
+    step = {"p": p, "rho": rho, "rho_se": rho_se, "power": {"rho_80": rho_80 / 2, "rho_80_data": rho_80,
                                                             "data_factor_for_observed": (rho_80 / rho) ** 2}}
     return {"group": "sgd", "lr": 0.1, "weight_decay": 5e-4, "chains": 24, "window": 1500,
             "premise": {"stationary": stationary, "trend_p": {"loss": 0.3, "grad_norm": 1e-5, "weight_norm": 0.2}},
