@@ -289,5 +289,28 @@ def test_chapter_11_narrative_matches_the_committed_verdicts(tmp_path):
     assert noise["step"]["power"]["power"][0] > 0.9
     assert not any(s["premise"]["stationary"] for s in u[paper].values())
     assert 0.01 < u[paper]["sgd"]["window_means"]["error"][0] < 0.1  # "a few per cent training error"
+    assert 1e5 <= u[paper]["sgd"]["burn_in_needed"]["epochs"] < 1e6  # "of the order of 10^5 epochs, > 10× this run's"
     assert not u["lr0.001_wd0.0005"]["sgd"]["premise"]["stationary"]
     assert not u[fast]["nobn"]["premise"]["stationary"] and not u[paper]["nobn"]["premise"]["stationary"]
+
+
+def test_burn_in_needed_recovers_a_known_relaxation():
+    """An exponential relaxation with τ = 2,000 epochs, observed to epoch 5,000 + a 1,500-epoch window."""
+    from vdlib.experiments.steady_state.summary import burn_in_needed
+
+    tau, a, c, B, H, W = 2000.0, 0.5, 10.0, 5000, 200, 1500
+    e = np.arange(0, B + 1, 25)
+    rng = np.random.default_rng(0)
+    curve = c + a * np.exp(-e / tau)
+    u = {"meta": {"burn_in": B, "held_out": H, "window": W}, "burn_epochs": e,
+         "burn_weight_norm": curve[None] + 1e-5 * rng.standard_normal((4, e.size))}
+    half = lambda t0, t1: c + a * tau / (t1 - t0) * (np.exp(-t0 / tau) - np.exp(-t1 / tau))  # noqa: E731
+    se = 1e-4
+    pre = {"trend_p": {"loss": 0.5, "grad_norm": 0.5, "weight_norm": 1e-9},
+           "halves": {"weight_norm": {"first": [half(B + H, B + H + W / 2), se], "second": [half(B + H + W / 2, B + H + W), se]}}}
+    out = burn_in_needed(u, pre)
+    assert out["series"] == "weight_norm"
+    assert out["fit"]["tau_epochs"] == pytest.approx(tau, rel=0.1)
+    # the drift between halves, |a|/τ·e^{−t/τ}·W/2, equals one standard error of their difference at the answer
+    t = out["epochs"] + H
+    assert a / tau * np.exp(-t / tau) * W / 2 == pytest.approx(np.hypot(se, se), rel=0.15)

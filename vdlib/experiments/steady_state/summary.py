@@ -90,6 +90,46 @@ def irreversibility(P: np.ndarray, lag: int) -> dict[str, Any]:
                                      for j in range(2)]}
 
 
+def burn_in_needed(u: dict[str, Any], pre: dict[str, Any]) -> dict[str, Any] | None:
+    """A rough estimate of the burn-in after which the window would pass the trend test.
+
+    The series with the smallest trend p-value, averaged over chains, is fitted over the second half of
+    the burn-in and the two halves of the window by y(t) = c + a·exp(−t/τ). Its drift between the
+    window's halves, ``|a|/τ · e^{−t/τ} · W/2``, must fall below one standard error of the difference of
+    the half means (from the chains) for the premise to hold comfortably: that fixes t. None when the
+    fit does not describe a relaxation (τ ≤ 0 or beyond reach)."""
+    from scipy.optimize import curve_fit
+
+    name = min(pre["trend_p"], key=pre["trend_p"].get)
+    m = u["meta"]
+    B, H, W = m["burn_in"], m["held_out"], m["window"]
+    e = np.asarray(u["burn_epochs"], dtype=float)
+    y = np.asarray(u["burn_" + name]).mean(0)
+    keep = e >= e[-1] / 2
+    h = pre["halves"][name]
+    t = np.concatenate([e[keep], [B + H + W / 4, B + H + 3 * W / 4]])
+    v = np.concatenate([y[keep], [h["first"][0], h["second"][0]]])
+    se_diff = math.hypot(h["first"][1], h["second"][1])
+    out = {"series": name, "fit": None, "epochs": None}
+    try:
+        a0 = v[0] - v[-1]
+        popt, _ = curve_fit(lambda tt, c, a, tau: c + a * np.exp(-(tt - t[0]) / tau), t, v,
+                            p0=(v[-1], a0 if a0 else 1e-6, max(1.0, (t[-1] - t[0]) / 3)), maxfev=20000)
+    except (RuntimeError, ValueError):
+        return out
+    c, a, tau = (float(x) for x in popt)
+    if not (math.isfinite(tau) and tau > 0 and se_diff > 0):
+        return out
+    out["fit"] = {"c": c, "a": a, "tau_epochs": tau, "t0": float(t[0])}
+    # drift between the window's halves when the window starts at s: |a|/tau·exp(−(s − t0)/tau)·W/2 ≤ se_diff
+    ratio = abs(a) * W / (2 * tau * se_diff)
+    if ratio <= 1:
+        out["epochs"] = int(B)
+    else:
+        out["epochs"] = int(math.ceil(t[0] + tau * math.log(ratio) - H))
+    return out
+
+
 def power(test: dict[str, Any], chains: int, T: int, reps: int, seed: int) -> dict[str, Any]:
     """Power of the same test: against the OU positive control at 2–4 of the data's standard errors of ρ
     (simulated, with its size at ρ = 0), and at the data's own standard error (non-central F): the
@@ -120,6 +160,8 @@ def unit_summary(u: dict[str, Any], reps: int, seed: int) -> dict[str, Any]:
     out["burn"] = burn
     out["window_means"] = {k: _mean_se(u[k].mean(1)) for k in ("loss", "error", "grad_norm", "weight_norm")}
     out["premise"] = premise(u)
+    if not out["premise"]["stationary"]:
+        out["burn_in_needed"] = burn_in_needed(u, out["premise"])
     if len(u["matched_temperature"]):
         t = np.asarray(u["matched_temperature"])
         out["matched_temperature"] = {"burn_start": float(t[0]), "window_mean": float(t[-m["window"]:].mean()),
@@ -166,8 +208,12 @@ def verdict_sentence(s: dict[str, Any]) -> str:
     pre = s["premise"]
     if not pre["stationary"]:
         worst = min(pre["trend_p"], key=pre["trend_p"].get)
+        need = (s.get("burn_in_needed") or {}).get("epochs")
+        longer = (f"a burn-in of roughly {int(float(f'{need:.2g}')):,} epochs (an exponential fit to the relaxation; this run had "
+                  f"{s['burn_in']:,}) would be needed" if need and need > s["burn_in"]
+                  else "a longer burn-in is needed (how much longer, this run cannot tell)")
         return (f"{who}: undecided, the window is not stationary (trend in {worst.replace('_', ' ')}: "
-                f"p = {pre['trend_p'][worst]:.2g}); a longer burn-in is needed before the test means anything.")
+                f"p = {pre['trend_p'][worst]:.2g}); {longer} before the test means anything.")
     best = min(s["tests"], key=lambda n: s["tests"][n]["step"]["p"])
     t = s["tests"][best]["step"]
     vs = s.get("vs_control_b")
