@@ -15,7 +15,21 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_open", "save_torch", "write_json", "save_npz", "sha256", "read_summary"]
+__all__ = ["atomic_open", "save_torch", "write_json", "save_npz", "sha256", "read_summary",
+           "remove_stale_temporaries"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (/proc), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -25,6 +39,7 @@ def atomic_open(path, mode: str = "wb"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a written file gets the umask's mode, as open() gives
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -33,6 +48,18 @@ def atomic_open(path, mode: str = "wb"):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``folder`` and its subfolders (the ``.NAME.*.tmp``
+    of :func:`atomic_open`); returns them. Call it only while holding the folder's run lock."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.rglob(".*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def save_torch(path, payload) -> Path:
