@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_open", "save_torch", "write_json", "save_npz", "sha256", "read_summary",
-           "remove_stale_temporaries"]
+           "remove_stale_temporaries", "DamagedFile", "load_torch", "load_json", "load_npy", "load_npz"]
 
 
 def _umask() -> int:
@@ -111,3 +111,103 @@ def read_summary(path, fmt: str, create: str) -> dict:
         got = d.get("format") if isinstance(d, dict) else type(d).__name__
         raise ValueError(f"{path} has format {got!r}, expected {fmt!r}: recreate it with `{create}`")
     return d
+
+
+# --------------------------------------------------------------------------------------------------
+# reading saved state back: every failure names the file, says what is wrong and gives the fix
+# --------------------------------------------------------------------------------------------------
+class DamagedFile(ValueError):
+    """A saved file (checkpoint, record, metadata) cannot be used; the message names it and gives the fix.
+
+    ``.path``, ``.problem`` (what is wrong) and ``.fix`` (what to do) are also attributes."""
+
+    def __init__(self, path, problem: str, fix: str):
+        self.path, self.problem, self.fix = Path(path), problem, fix
+        super().__init__(f"{path} {problem}: {fix}")
+
+
+def _missing_or_empty(path: Path, what: str, fix: str) -> None:
+    if not path.is_file():
+        raise DamagedFile(path, f"is missing (a {what} was expected here)", fix)
+    if path.stat().st_size == 0:
+        raise DamagedFile(path, f"is empty (0 bytes; a {what} was expected): it was cut off while being written", fix)
+
+
+def load_torch(path, *, what: str, fix: str, map_location="cpu"):
+    """``torch.load(path, weights_only=True)``; a truncated, zeroed or foreign file raises :class:`DamagedFile`.
+
+    ``what`` names what the file should hold, without an article ("checkpoint of the long phase");
+    ``fix`` says what to do. Torch's own advice about unpickling is never passed on (loading with
+    ``weights_only=False`` would run arbitrary code from the file)."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    _missing_or_empty(path, what, fix)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head != b"PK\x03\x04":
+        zeros = head == b"\0\0\0\0"
+        raise DamagedFile(path, f"is not a {what} ({size:,} bytes, " +
+                          ("zeroed" if zeros else "no archive header: damaged or another kind of file") + ")", fix)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        problem = f"is not a {what}: it holds objects other than tensors and plain data, which vdlib never writes"
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, AttributeError, TypeError):
+        problem = f"is truncated or damaged ({size:,} bytes): not a complete {what}"
+    raise DamagedFile(path, problem, fix) from None
+
+
+def load_json(path, *, what: str, fix: str, keys=()) -> dict:
+    """A JSON object from ``path`` holding at least ``keys``; anything else raises :class:`DamagedFile`."""
+    path = Path(path)
+    _missing_or_empty(path, what, fix)
+    try:
+        d = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedFile(path, f"is not valid JSON (a {what} was expected; the text breaks off or "
+                                f"is damaged at character {getattr(e, 'pos', getattr(e, 'start', '?'))})", fix) from None
+    if not isinstance(d, dict):
+        raise DamagedFile(path, f"holds a JSON {type(d).__name__}, not a {what}", fix)
+    missing = [k for k in keys if k not in d]
+    if missing:
+        raise DamagedFile(path, f"lacks the entries {', '.join(map(repr, missing))} of a {what}", fix)
+    return d
+
+
+def load_npy(path, *, what: str, fix: str, mmap_mode=None):
+    """A ``.npy`` array (never pickled objects); a damaged file raises :class:`DamagedFile`."""
+    import numpy as np
+
+    path = Path(path)
+    _missing_or_empty(path, what, fix)
+    with open(path, "rb") as fh:
+        if fh.read(6) != b"\x93NUMPY":
+            raise DamagedFile(path, f"is not a .npy array (no NumPy header: damaged or another kind of file; {what})",
+                              fix)
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        problem = ("holds pickled objects, not a plain array" if "pickle" in str(e)
+                   else "is not a .npy array (damaged header or truncated)")
+        raise DamagedFile(path, f"{problem} ({what})", fix) from None
+
+
+def load_npz(path, *, what: str, fix: str) -> dict:
+    """All arrays of an ``.npz`` file as a dict (read fully; never pickled objects), or :class:`DamagedFile`."""
+    import zipfile
+
+    import numpy as np
+
+    path = Path(path)
+    _missing_or_empty(path, what, fix)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        problem = ("holds pickled objects, not plain arrays" if "pickle" in str(e)
+                   else "is truncated or not an .npz archive")
+        raise DamagedFile(path, f"{problem} ({what})", fix) from None
