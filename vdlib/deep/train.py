@@ -14,7 +14,10 @@ Everything random comes from one explicit :class:`torch.Generator` (``generator=
 plus dropout's stream, which runs inside :func:`torch.random.fork_rng` so the caller's global RNG
 is untouched. Both states are saved in every checkpoint; together with the model, the optimiser
 (momentum buffers), the epoch counter and the history, a resumed run is bit-for-bit the run that
-was never interrupted (on the CPU; CUDA kernels may be non-deterministic).
+was never interrupted (on the CPU; CUDA kernels may be non-deterministic), provided it runs with the
+same number of CPU threads: the rounding of torch's kernels depends on it, and training is chaotic, so
+a different count gives a different run. The count (``torch.get_num_threads()``) is recorded in every
+checkpoint's settings and a resume with another count is refused.
 
 Checkpoints (``checkpoint_dir=``):
 
@@ -24,7 +27,8 @@ Checkpoints (``checkpoint_dir=``):
 
 Each file is written to a temporary file in the same folder and moved into place with
 :func:`os.replace`, so a crash never leaves a half-written checkpoint; files are read with
-``torch.load(..., weights_only=True)``.
+:func:`vdlib.files.load_torch` (``weights_only=True``): a truncated, zeroed or foreign file raises
+:class:`vdlib.files.DamagedFile` naming the file and the fix.
 
 A non-finite loss stops training with :class:`TrainingDiverged`; the checkpoints on disk are the
 last good ones and the model is reloaded from the newest of them.
@@ -280,20 +284,53 @@ def save_checkpoint(path, payload: Mapping[str, Any]) -> Path:
     return files.save_torch(path, dict(payload))
 
 
-def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu") -> dict[str, Any]:
+_CHECKPOINT_KEYS = ("format", "epoch", "model", "optimizer", "generator", "torch_rng", "history", "settings")
+
+
+def _damaged_checkpoint_fix(path) -> str:
+    """What to do about a damaged checkpoint ``path`` of a run in its folder (the default ``fix`` of the loaders)."""
+    path = Path(path)
+    if path.name == _LAST:
+        return (f"delete it and resume the training (resume=True; --resume on the command line): it restarts from "
+                f"the newest epoch_NNNN.pt in {path.parent}")
+    return (f"delete it, the later epoch_NNNN.pt files and last.pt in {path.parent}, and resume the training "
+            "(resume=True; --resume on the command line): it restarts from the newest checkpoint left and, with "
+            "the same settings and thread count, writes the same file again")
+
+
+def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu", *, fix: str | None = None,
+                    keys=None) -> dict[str, Any]:
     """Load a checkpoint written by :func:`train` (``weights_only=True``); optionally load its weights into ``model``.
 
     Returns the checkpoint dict: ``format``, ``epoch``, ``model`` (state dict), ``optimizer``,
-    ``generator``, ``torch_rng``, ``history``, ``settings``.
+    ``generator``, ``torch_rng``, ``history``, ``settings``. A missing file raises ``FileNotFoundError``;
+    a truncated, zeroed, foreign or incomplete one :class:`vdlib.files.DamagedFile` (a ``ValueError``) whose
+    message names the file and ``fix`` (default: :func:`_damaged_checkpoint_fix`). ``keys``: the entries it must
+    hold (default: ``epoch``, and ``model`` when a model is given; a resume needs them all).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; list a run's checkpoints with vdlib.deep.train.list_checkpoints(folder)")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    fix = _damaged_checkpoint_fix(path) if fix is None else fix
+    what = "vdlib.deep.train checkpoint"
+    ckpt = files.load_torch(path, what=what, fix=fix, map_location=map_location)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a vdlib.deep.train checkpoint (format {CHECKPOINT_FORMAT!r})")
+        got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise files.DamagedFile(path, f"is not a {what} (format {got!r}, expected {CHECKPOINT_FORMAT!r})", fix)
+    missing = [k for k in (keys if keys is not None else ("epoch", *(("model",) if model is not None else ())))
+               if k not in ckpt]
+    if missing:
+        raise files.DamagedFile(path, f"lacks the entries {', '.join(map(repr, missing))} of a {what}", fix)
     if model is not None:
-        model.load_state_dict(ckpt["model"])
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError:  # torch lists every mismatched tensor: too long, and the cause is one sentence
+            name = getattr(model, "model_name", type(model).__name__)
+            raise ValueError(
+                f"{path} holds the weights of another network ({ckpt.get('settings', {}).get('model', '?')} with "
+                f"{ckpt.get('settings', {}).get('n_params', '?')} parameters), not of this {name} with "
+                f"{sum(q.numel() for q in model.parameters())}: load it into the network it was trained with, "
+                "or train this one in another checkpoint_dir") from None
     return ckpt
 
 
@@ -316,8 +353,7 @@ def latest_checkpoint(folder) -> Path | None:
     candidates = list(list_checkpoints(folder).items())
     last = folder / _LAST
     if last.is_file():
-        epoch = torch.load(last, map_location="cpu", weights_only=True)["epoch"]
-        candidates.append((int(epoch), last))
+        candidates.append((int(load_checkpoint(last)["epoch"]), last))
     if not candidates:
         return None
     # prefer last.pt on ties: it is written after the per-epoch file of the same epoch
@@ -348,6 +384,16 @@ def _check_xy(X, y, xname: str, yname: str):
         raise TypeError(
             f"{xname} has dtype {X.dtype}; the networks take floats: convert and scale, e.g. {xname}.float() / 255"
         )
+    finite = torch.isfinite(X)
+    if not bool(finite.all()):
+        bad = ~finite.reshape(X.shape[0], -1)
+        rows = torch.nonzero(bad.any(1)).reshape(-1)
+        nan = int(torch.isnan(X).sum())
+        raise ValueError(
+            f"{xname} holds {int(bad.sum()):,} non-finite values ({nan:,} NaN, {int(bad.sum()) - nan:,} ±inf) in "
+            f"{len(rows):,} of its {X.shape[0]:,} examples (first: example {int(rows[0])}): check the data (how it was "
+            "read, scaled or normalised); the networks cannot train on NaN or inf inputs"
+        )
     if y.dtype != torch.long:
         if y.is_floating_point() or y.dtype == torch.bool:
             raise TypeError(f"{yname} must hold integer class indices (torch.long), got {y.dtype}; use {yname}.long()")
@@ -358,7 +404,14 @@ def _check_xy(X, y, xname: str, yname: str):
 def _check_labels(model: nn.Module, y: torch.Tensor, name: str) -> None:
     k = getattr(model, "num_classes", None)
     lo, hi = int(y.min()), int(y.max())
-    if lo < 0 or (k is not None and hi >= k):
+    if lo < 0:
+        neg = torch.nonzero(y < 0).reshape(-1)
+        raise ValueError(
+            f"{name} holds {len(neg):,} negative labels (smallest {lo}, first at index {int(neg[0])}): labels are class "
+            f"indices 0..K-1{f' (0..{k - 1} for this model)' if k else ''}; relabel the data, e.g. drop or map the "
+            "examples marked negative"
+        )
+    if k is not None and hi >= k:
         raise ValueError(
             f"{name} holds labels in [{lo}, {hi}], but the model has {k} classes (labels 0..{k - 1 if k else '?'}): "
             f"build the model with num_classes={hi + 1} or relabel the data"
@@ -473,7 +526,8 @@ def train(
         ``f(epoch, row)`` after each epoch's checkpoint is written.
     num_threads : int, optional
         CPU threads for torch during this call (restored afterwards). Small networks train
-        fastest on 1 thread, especially on a busy machine; default: leave torch's setting.
+        fastest on 1 thread, especially on a busy machine; default: leave torch's setting. The
+        count in effect is recorded in the checkpoints; ``resume`` refuses another one.
     channels_last : bool, optional
         Train convolutional networks in the channels-last memory layout (about 1.3× faster on
         the CPU for small-lenet and small-allcnn). Default: on for image batches ``(N, C, H, W)``
@@ -488,7 +542,9 @@ def train(
     TrainingDiverged
         The loss became NaN/inf; the model is reloaded from the newest checkpoint (if any).
     ValueError, TypeError
-        Bad input, with the fix in the message.
+        Bad input, with the fix in the message; a resume with other settings or another thread count.
+    vdlib.files.DamagedFile
+        A checkpoint in ``checkpoint_dir`` is truncated or damaged (a ``ValueError``; the message says what to delete).
     """
     if num_threads is not None:
         num_threads = checks.integer(num_threads, "num_threads")
@@ -567,6 +623,8 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
         "n_params": int(sum(p.numel() for p in model.parameters())),
         "model": str(getattr(model, "model_name", type(model).__name__)),
         "data_fingerprint": _fingerprint(X),
+        # torch's rounding depends on the thread count, and training is chaotic: a resume must use the same
+        "num_threads": int(torch.get_num_threads()),
     }
 
     # ---- fresh start or resume ------------------------------------------------------------------
@@ -575,7 +633,7 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
     if folder is not None:
         existing = latest_checkpoint(folder)
         if existing is not None and resume:
-            ckpt = load_checkpoint(existing, map_location="cpu")
+            ckpt = load_checkpoint(existing, map_location="cpu", keys=_CHECKPOINT_KEYS)
             _check_settings(ckpt["settings"], settings, existing)
             if ckpt["epoch"] > epochs:
                 raise ValueError(f"{existing} already holds {ckpt['epoch']} epochs, more than epochs={epochs}: "
@@ -707,9 +765,18 @@ def _to_cpu(obj):
 
 
 def _check_settings(saved: Mapping[str, Any], now: Mapping[str, Any], path: Path) -> None:
+    old_threads = saved.get("num_threads")  # absent from checkpoints written before it was recorded: unknown
+    if old_threads is not None and old_threads != now["num_threads"]:
+        raise ValueError(
+            f"cannot resume from {path}: it was trained with {old_threads} CPU thread(s) and this call uses "
+            f"{now['num_threads']}; results depend on the thread count (rounding differs, and training amplifies it), "
+            f"so a resumed run would be a hybrid of two runs. Pass num_threads={old_threads} (--threads {old_threads} "
+            "on the command line), or overwrite=True / another checkpoint_dir for a new run")
     diffs = []
     for key, value in now.items():
         old = saved.get(key)
+        if key == "num_threads":
+            continue
         if key == "data_fingerprint":
             if old is None or not math.isclose(old, value, rel_tol=1e-9, abs_tol=1e-6):
                 diffs.append("the training data differ")
