@@ -230,6 +230,7 @@ def test_missing_data_error_lists_every_place_and_the_fixes(tmp_path, monkeypatc
               np.zeros((2, 28, 28), np.uint8))
     calls = []
     monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: calls.append(a) or 1 / 0)
+    (tmp_path / "nowhere").mkdir()  # an empty folder: searched, then the search goes on (a missing one is refused)
     with pytest.raises(data.DataNotFoundError) as err:
         data.load("fashion-mnist", root=tmp_path / "nowhere")
     msg = str(err.value)
@@ -248,7 +249,10 @@ def test_missing_data_error_lists_every_place_and_the_fixes(tmp_path, monkeypatc
 def test_available_is_a_bool_and_never_raises_for_missing_data(tmp_path, monkeypatch):
     monkeypatch.setenv(data.ENV_DATA, str(tmp_path / "d"))
     assert data.available("mnist") is False
-    assert data.available("cifar10", root=tmp_path / "does-not-exist") is False
+    (tmp_path / "empty").mkdir()
+    assert data.available("cifar10", root=tmp_path / "empty") is False
+    with pytest.raises(data.DataNotFoundError, match="does-not-exist does not exist"):  # a mistyped root= is no "False"
+        data.available("cifar10", root=tmp_path / "does-not-exist")
     make_mnist_like(tmp_path / "d" / "MNIST" / "raw")
     assert data.available("mnist") is True
     assert data.available("fashion-mnist", root=tmp_path / "d" / "MNIST" / "raw") is True

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .bundled import BUNDLED_N_TRAIN
-from .locate import available, system_data_hidden
+from .locate import available, check_root, system_data_hidden
 from .registry import BUNDLED, DEBIAN_PACKAGE, ENV_IGNORE_SYSTEM, REGISTRY, canonical_name
 
 MNIST_FAMILY = ("mnist", "fashion-mnist", BUNDLED)
@@ -21,8 +21,10 @@ def mnist_choice(choice: str = "auto", root=None) -> tuple[str, str]:
     Any other ``choice`` (``"mnist"``, ``"fashion-mnist"``, ``"mnist-10k"`` or an alias) is returned as
     asked, with a sentence that says so. Only file presence is checked: a damaged copy raises when
     :func:`load` reads it, it is never replaced silently. The experiments (``vdlib.experiments``) and
-    the chapters of Part IV call this and print the sentence beside the data's ``source``.
+    the chapters of Part IV call this and print the sentence beside the data's ``source``. A ``root`` that
+    is not a folder is refused (:func:`~vdlib.deep.data.locate.check_root`), never searched past.
     """
+    check_root(root)
     if choice != "auto":
         name = canonical_name(choice)
         if name not in MNIST_FAMILY:

@@ -2,6 +2,7 @@
 published MD5 checked before the file is renamed into place; CIFAR archives extracted the same way."""
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -9,6 +10,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,9 +135,21 @@ def _extract_cifar(name: str, target: Path) -> Path:
     archive = target / REGISTRY[name].files[0].filename
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=target))
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(_CIFAR_DIRS[name] + "/")]
-            tar.extractall(tmp, members=members, filter="data")
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = [m for m in tar.getmembers() if m.isfile() and m.name.startswith(_CIFAR_DIRS[name] + "/")]
+                tar.extractall(tmp, members=members, filter="data")
+        except tarfile.FilterError as exc:  # e.g. a member named .../../x: it would be written outside tmp
+            raise DataFormatError(
+                f"{archive} is unsafe or damaged: extracting it would write {exc.tarinfo.name!r} "
+                f"({type(exc).__name__}: {exc}); nothing was kept. Delete it and download it again from the "
+                f"official source ({REGISTRY[name].mirrors[0]}{REGISTRY[name].files[0].filename}, "
+                "vdlib.deep.data.fetch checks its published MD5)") from None
+        except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise DataFormatError(
+                f"{archive} is damaged: it cannot be extracted ({type(exc).__name__}: {exc}). Delete it and download "
+                f"it again from the official source ({REGISTRY[name].mirrors[0]}{REGISTRY[name].files[0].filename})"
+            ) from None
         os.replace(tmp / _CIFAR_DIRS[name], folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .bundled import _load_bundled
 from .download import fetch
-from .locate import _candidates, _not_found_message
+from .locate import _candidates, _not_found_message, check_root
 from .readers import _identity_problem, _read_found
 from .registry import BUNDLED, DataNotFoundError, Dataset, canonical_name
 
@@ -42,11 +42,13 @@ def load(name: str, root=None, download: bool = False, base_url: str | None = No
     Raises
     ------
     DataNotFoundError
-        No local copy and ``download=False``: the message lists every place tried and the fixes.
+        No local copy and ``download=False``: the message lists every place tried and the fixes. Also
+        a ``root`` that is a file, or that does not exist (unless ``download=True``: then it is created).
     ChecksumError, DownloadError
         ``download=True`` and no mirror delivered a file with the published checksum.
     """
     name = canonical_name(name)
+    check_root(root, destination=download)
     if name == BUNDLED:  # package data: nothing to search for or download
         return _load_bundled()
     found, tried = _candidates(name, root)

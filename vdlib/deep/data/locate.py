@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .bundled import bundled_mnist_file
 from .readers import FoundCopy
-from .registry import (BUNDLED, DEBIAN_PACKAGE, ENV_DATA, ENV_IGNORE_SYSTEM, REGISTRY, _CIFAR_DIRS,
-                       _CIFAR_MEMBERS, _CIFAR_META, _IDX_FILES, canonical_name)
+from .registry import (BUNDLED, DEBIAN_PACKAGE, ENV_DATA, ENV_IGNORE_SYSTEM, REGISTRY, DataNotFoundError,
+                       _CIFAR_DIRS, _CIFAR_MEMBERS, _CIFAR_META, _IDX_FILES, canonical_name)
 
 #: Debian's dataset-fashion-mnist package (:data:`~vdlib.deep.data.registry.DEBIAN_PACKAGE`): dpkg's list
 #: of its files, and the folder it installs (seen with ``dpkg -L dataset-fashion-mnist``).
@@ -28,6 +28,26 @@ def default_download_root() -> Path:
 def _keras_root() -> Path:
     home = os.environ.get("KERAS_HOME", "").strip()
     return Path(home) / "datasets" if home else Path.home() / ".keras" / "datasets"
+
+
+def check_root(root, *, destination: bool = False) -> None:
+    """Refuse a ``root=`` (``--data-root``) that is not a folder, instead of quietly searching elsewhere.
+
+    A root that does not exist or is a file raises :class:`DataNotFoundError`: searching on would find
+    another copy of the data (or none) and report it as if the folder had been used. With
+    ``destination=True`` (``download=True``, where the root is where files go) a missing folder is
+    allowed; a file still is not. ``None`` (no root given) passes.
+    """
+    if root is None:
+        return
+    path = Path(root).expanduser()
+    if path.is_dir() or (destination and not path.exists()):
+        return
+    what = "is a file, not a folder" if path.exists() else "does not exist"
+    raise DataNotFoundError(
+        f"data root (root= / --data-root) {path} {what}: pass the folder that holds the data (MNIST's or "
+        "Fashion-MNIST's four IDX files or Keras' mnist.npz, CIFAR's cifar-10-batches-py/ or cifar-100-python/ "
+        f"folder or its .tar.gz), or leave it out to search ${ENV_DATA}, vdlib's download folder and Keras' cache")
 
 
 def _search_roots(root) -> list[tuple[Path, str]]:
@@ -165,6 +185,7 @@ def _candidates(name: str, root) -> tuple[list[FoundCopy], list[str]]:
 def search_paths(name: str, root=None) -> list[str]:
     """Every place :func:`load` looks for ``name``, in order, with what was (not) found there."""
     name = canonical_name(name)
+    check_root(root)
     if name == BUNDLED:
         f = bundled_mnist_file()
         return [f"found: bundled file {f}" if f.is_file() else f"{f}: missing (package data of vdlib)"]
@@ -197,10 +218,12 @@ def _not_found_message(name: str, root, tried: list[str], rejected: list[str]) -
 def available(name: str, root=None) -> bool:
     """True when :func:`load` (without downloading) would find a copy of ``name``; never raises for missing data.
 
-    An unknown dataset name still raises ``ValueError`` (a typo is a bug, not missing data). Only
-    file presence is checked, not the content, so this is fast.
+    An unknown dataset name still raises ``ValueError`` (a typo is a bug, not missing data), and a ``root``
+    that is not a folder raises :class:`DataNotFoundError` (:func:`check_root`: a mistyped folder must not
+    read as "no data there"). Only file presence is checked, not the content, so this is fast.
     """
     name = canonical_name(name)
+    check_root(root)
     if name == BUNDLED:
         return bundled_mnist_file().is_file()
     try:
