@@ -42,13 +42,8 @@ def watch_parent(parent_pid: int | None = None, interval: float = 0.5) -> thread
     if interval <= 0:
         raise ValueError(f"interval must be positive, got {interval}")
 
-    def alive(pid: int) -> bool:
-        if os.getppid() != pid:  # re-parented (to init or a subreaper): the parent has died
-            return False
-        return True
-
     def watch() -> None:
-        while alive(parent):
+        while os.getppid() == parent:  # once re-parented (to init or a subreaper), the parent has died
             time.sleep(interval)
         print(f"[vdlib] pid {os.getpid()}: parent process {parent} has gone; stopping this worker "
               "(resume the run from its last checkpoint)", file=sys.stderr, flush=True)
@@ -74,26 +69,28 @@ class RunLock:
 
     _held: dict[str, list] = {}
 
-    def __init__(self, folder, what: str = "run"):
+    def __init__(self, folder, what: str = "run", name: str = LOCK_FILE):
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ValueError(f"name must be a plain file name, got {name!r}")
         self.folder = Path(folder)
         self.what = what
-        self._fd: int | None = None
+        self.name = name
 
     @property
     def path(self) -> Path:
-        return self.folder / LOCK_FILE
+        return self.folder / self.name
 
     def acquire(self) -> "RunLock":
         import fcntl
 
-        key = str(self.folder.resolve()) if self.folder.exists() else str(self.folder.absolute())
+        key = str(self.path.resolve()) if self.folder.exists() else str(self.path.absolute())
         held = RunLock._held.get(key)
         if held is not None:
             held[1] += 1
             self._key = key
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
-        key = str(self.folder.resolve())
+        key = str(self.path.resolve())
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -111,7 +108,7 @@ class RunLock:
                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
-        self._fd, self._key = fd, key
+        self._key = key
         RunLock._held[key] = [fd, 1]
         return self
 

@@ -100,7 +100,7 @@ from .directions import top_directions
 from .engine import ChainEngine, matched_noise_std
 from .network import Layout, fc_module, init_weights, layout, load_vector, module_vector
 from .record import Record, TrajectoryDiverged, open_record
-from .run import CHECKPOINT_FILE, CHECKPOINT_FORMAT, run_network_chains
+from .run import CHECKPOINT_FILE, CHECKPOINT_FORMAT, MAX_LOSS, MAX_WEIGHT_NORM, run_network_chains
 
 __all__ = [
     "Layout",
@@ -120,4 +120,6 @@ __all__ = [
     "top_directions",
     "CHECKPOINT_FILE",
     "CHECKPOINT_FORMAT",
+    "MAX_WEIGHT_NORM",
+    "MAX_LOSS",
 ]

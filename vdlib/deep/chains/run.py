@@ -2,6 +2,8 @@
 atomic checkpoints and an exact resume."""
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -11,6 +13,7 @@ import numpy as np
 import torch
 
 from ... import checks, files
+from ...lifecycle import RunLock
 from ...progress import progress as progress_bar
 from .engine import ChainEngine
 from .record import Record, TrajectoryDiverged, _SERIES, _STEP_SERIES
@@ -20,15 +23,51 @@ CHECKPOINT_FORMAT = "vdlib.deep.chains/1"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
+#: Divergence guard defaults: a chain whose ‖θ‖ or full-batch cross-entropy passes these stops the run while
+#: still finite (NaN/inf always stops it). Far above anything a converging run of these nets reaches.
+MAX_WEIGHT_NORM = 1e4
+MAX_LOSS = 1e3
+
+_STATE_ARRAYS = ("weights", *_SERIES, "grad")  # rows 0..epoch at a checkpoint of epoch `epoch`
+_ALL_ARRAYS = ("weights", *_SERIES, *_STEP_SERIES, "grad", "dtheta")
+
+
+def _rows_at(name: str, epoch: int) -> int:
+    """How many rows of record array ``name`` a checkpoint at ``epoch`` completed epochs holds."""
+    return epoch + 1 if name in _STATE_ARRAYS else epoch
+
+
+def _rows_sha256(arr, a: int, b: int) -> str:
+    return hashlib.sha256(np.ascontiguousarray(arr[:, a:b]).tobytes()).hexdigest()
+
+
+def _unrecoverable(folder: Path) -> str:
+    return (f"the epochs it recorded cannot be recovered: delete {folder} and rerun without --resume "
+            "(resume=False), or run into a fresh folder")
+
+
 def _alloc(folder: Path | None, name: str, shape, dtype, mode: str):
     if folder is None:
         return np.full(shape, np.nan, dtype=dtype)
     path = folder / f"{name}.npy"
     if mode == "r+":
+        fix = _unrecoverable(folder.parent)
+        files.load_npy(path, what=f"record array ({name})", fix=fix, mmap_mode="r")  # header and kind checked
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape_f, _, dtype_f = read_header(fh)
+            header = fh.tell()
+        if tuple(shape_f) != tuple(shape) or np.dtype(dtype_f) != np.dtype(dtype):
+            raise ValueError(f"{path} has shape {tuple(shape_f)} / {np.dtype(dtype_f)}, expected {tuple(shape)} / "
+                             f"{np.dtype(dtype)}: it belongs to another run; use a fresh folder")
+        need = header + int(np.prod(shape)) * np.dtype(dtype).itemsize
+        size = path.stat().st_size
+        if size != need:  # np.load(mmap_mode="r+") would pad a short file with zeros: refuse instead
+            raise files.DamagedFile(path, f"is {'truncated' if size < need else 'too long'}: {size:,} bytes where a "
+                                    f"{tuple(shape)} {np.dtype(dtype)} record needs {need:,}", fix)
         arr = np.load(path, mmap_mode="r+")
-        if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
-            raise ValueError(f"{path} has shape {arr.shape} / {arr.dtype}, expected {tuple(shape)} / {np.dtype(dtype)}: "
-                             "it belongs to another run; use a fresh folder")
         return arr
     arr = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
     return arr
@@ -52,7 +91,8 @@ def _new_record(folder, engine: ChainEngine, epochs: int, record_fdr: bool, mode
 def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folder=None, resume: bool = False,
                record_fdr: bool = False, checkpoint_every: float = 60.0, progress: bool = False,
                stop_after: int | None = None, workers: int = 1,
-               checkpoint_file: str = CHECKPOINT_FILE) -> dict[str, Record]:
+               checkpoint_file: str = CHECKPOINT_FILE, max_weight_norm: float | None = MAX_WEIGHT_NORM,
+               max_loss: float | None = MAX_LOSS) -> dict[str, Record]:
     """Run groups of chains in lock-step for ``epochs`` epochs, recording every epoch.
 
     Parameters
@@ -71,7 +111,7 @@ def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folde
     record_fdr : bool
         Also store the vectors ∇f(θ_t) and Δθ_t (doubles / triples the storage).
     checkpoint_every : float
-        Seconds between checkpoints (one is always written at the end).
+        Seconds between checkpoints, finite and >= 0 (0: after every epoch; one is always written at the end).
     progress : bool
         A progress bar (:func:`vdlib.progress.progress`) with loss, ‖∇f‖/√d and epochs/s of the first
         group; the caller decides (``progress=cfg.show_progress``: on under the ``full`` profile).
@@ -83,7 +123,18 @@ def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folde
         kernels release the GIL). The results do not depend on it.
     checkpoint_file : str
         The checkpoint's file name inside ``folder`` (default ``checkpoint.pt``): processes that
-        record different groups into the same folder each pass their own.
+        record different groups into the same folder each pass their own. The process holds a lock
+        (``.<checkpoint_file>.lock``) for the whole call: a second writer of the same checkpoint is refused.
+    max_weight_norm, max_loss : float or None
+        The divergence guard: a chain whose ‖θ‖ or full-batch cross-entropy (the loss without the
+        weight-decay term) exceeds these stops the run with
+        :class:`TrajectoryDiverged` while still finite, keeping the last checkpoint (default
+        :data:`MAX_WEIGHT_NORM`, :data:`MAX_LOSS`; None turns that half off). NaN/inf always stops it.
+
+    Resuming is checked: every record file must have its full size, and the rows the checkpoint
+    completed must match the SHA-256 checksums it keeps of them (:class:`vdlib.files.DamagedFile`
+    otherwise, naming the file and the fix); the torch thread count must be the one the run was
+    started with; ``resume=True`` on a folder without a checkpoint is an error, not a fresh start.
 
     Returns
     -------
@@ -92,57 +143,127 @@ def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folde
     if not engines:
         raise ValueError("pass at least one engine: run_network_chains({'sgd': engine}, epochs)")
     epochs = checks.integer(epochs, "epochs", minimum=1)
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, (int, float)) or \
+            not math.isfinite(checkpoint_every) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be a finite number of seconds >= 0 (0: after every epoch), got "
+                         f"{checkpoint_every!r}; a run that never checkpoints loses everything when it is killed")
     if not isinstance(checkpoint_file, str) or not checkpoint_file or Path(checkpoint_file).name != checkpoint_file \
             or checkpoint_file in (".", ".."):
         raise ValueError(f"checkpoint_file must be a plain file name (no folder), got {checkpoint_file!r}; "
                          "the folder is folder=")
     folder = Path(folder) if folder is not None else None
-    ckpt_path = folder / checkpoint_file if folder is not None else None
+    max_weight_norm = None if max_weight_norm is None else checks.positive(max_weight_norm, "max_weight_norm")
+    max_loss = None if max_loss is None else checks.positive(max_loss, "max_loss")
+    if folder is None:
+        if resume:
+            raise ValueError("resume=True needs folder=<the run's folder>")
+        return _run(engines, epochs, None, None, None, record_fdr, checkpoint_every, progress, stop_after, workers,
+                    max_weight_norm, max_loss)
+    folder.mkdir(parents=True, exist_ok=True)
+    with RunLock(folder, what=f"recording {'+'.join(engines)}", name=f".{checkpoint_file}.lock"):
+        return _run(engines, epochs, folder, folder / checkpoint_file, resume, record_fdr, checkpoint_every,
+                    progress, stop_after, workers, max_weight_norm, max_loss)
+
+
+def _verify_rows(records: dict[str, Record], state: dict, folder: Path) -> None:
+    """Refuse to resume when a record's completed rows differ from the checksums in the checkpoint."""
+    sums = state.get("row_sha256")
+    if sums is None:  # a checkpoint written before checksums were kept: sizes were checked, rows cannot be
+        return
+    for name, rec in records.items():
+        for k, segments in sums.get(name, {}).items():
+            arr = getattr(rec, k)
+            for a, b, digest in segments:
+                if _rows_sha256(arr, a, b) != digest:
+                    raise files.DamagedFile(folder / name / f"{k}.npy",
+                                            f"was changed or damaged after it was checkpointed: epochs {a}..{b - 1} "
+                                            "no longer match their checksum in the checkpoint",
+                                            _unrecoverable(folder))
+
+
+def _run(engines, epochs, folder, ckpt_path, resume, record_fdr, checkpoint_every, progress, stop_after, workers,
+         max_weight_norm, max_loss) -> dict[str, Record]:
     start = 0
     state = None
+    threads = torch.get_num_threads()
     if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+        name = ckpt_path.name
+        for stale in [*folder.glob(f".{name}.*.tmp"), *(q for g in engines for q in (folder / g).glob(".*.tmp"))]:
+            stale.unlink(missing_ok=True)  # left by a killed writer; this process holds the lock
         if ckpt_path.is_file():
             if not resume:
-                raise FileExistsError(f"{folder} holds a run already ({checkpoint_file}): pass resume=True to continue "
+                raise FileExistsError(f"{folder} holds a run already ({name}): pass resume=True to continue "
                                       "it, or choose an empty folder")
-            state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            if state.get("format") != CHECKPOINT_FORMAT:
-                raise ValueError(f"{ckpt_path} is not a vdlib.deep.chains checkpoint")
+            state = files.load_torch(ckpt_path, what="checkpoint of recorded chains", fix=_unrecoverable(folder))
+            if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+                raise files.DamagedFile(ckpt_path, f"is not a vdlib.deep.chains checkpoint (format {CHECKPOINT_FORMAT})",
+                                        "choose the run's own folder, or a fresh one")
             if int(state["epochs"]) != epochs or bool(state["record_fdr"]) != record_fdr or \
                     sorted(state["engines"]) != sorted(engines):
                 raise ValueError(f"cannot resume {folder}: it was started with epochs={int(state['epochs'])}, "
                                  f"record_fdr={bool(state['record_fdr'])}, groups {sorted(state['engines'])}; "
                                  "pass the same values")
-            for name, eng in engines.items():
-                eng.load_state_dict(state["engines"][name])
+            started = state.get("torch_threads")
+            if started is not None and int(started) != threads:
+                raise ValueError(f"cannot resume {folder}: it was recorded with {int(started)} torch thread(s) and this "
+                                 f"process has {threads}; BLAS rounding depends on the thread count, so the resumed "
+                                 f"epochs would differ from an uninterrupted run. Resume with --threads {int(started)} "
+                                 f"(torch.set_num_threads({int(started)})), or start a fresh folder")
+            for g, eng in engines.items():
+                eng.load_state_dict(state["engines"][g])
             start = int(state["epoch"])
-    elif resume:
-        raise ValueError("resume=True needs folder=<the run's folder>")
+        elif resume:
+            raise FileNotFoundError(f"nothing to resume in {folder}: it holds no checkpoint ({name}); run without "
+                                    "--resume (resume=False) to start a fresh run there")
     mode = "r+" if state is not None else "w+"
-    records = {name: _new_record(folder / name if folder else None, eng, epochs, record_fdr, mode)
-               for name, eng in engines.items()}
+    records = {g: _new_record(folder / g if folder else None, eng, epochs, record_fdr, mode)
+               for g, eng in engines.items()}
+    if state is not None:
+        _verify_rows(records, state, folder)
+    row_sums: dict[str, dict[str, list]] = state.get("row_sha256", {}) if state is not None else {}
+    if state is not None and "row_sha256" not in state:  # an older checkpoint: its rows are trusted from here on
+        row_sums = {g: {k: [[0, _rows_at(k, start), _rows_sha256(getattr(records[g], k), 0, _rows_at(k, start))]]
+                        for k in _ALL_ARRAYS if getattr(records[g], k) is not None} for g in engines}
     for rec in records.values():
         rec.epochs_done = rec.start_epoch = start
 
     def checkpoint(epoch: int) -> None:
         if folder is None:
             return
-        for name, rec in records.items():
-            for k in ("weights", *_SERIES, *_STEP_SERIES, "grad", "dtheta"):
+        for g, rec in records.items():
+            sums = row_sums.setdefault(g, {})
+            for k in _ALL_ARRAYS:
                 arr = getattr(rec, k)
+                if arr is None:
+                    continue
                 if isinstance(arr, np.memmap):
                     arr.flush()
-            files.write_json(folder / name / "record.json",
-                               {"settings": rec.settings, "epochs_done": epoch, "epochs": epochs})
+                segs = sums.setdefault(k, [])
+                a = segs[-1][1] if segs else 0
+                b = _rows_at(k, epoch)
+                if b > a:
+                    segs.append([a, b, _rows_sha256(arr, a, b)])
+            files.write_json(folder / g / "record.json",
+                             {"settings": rec.settings, "epochs_done": epoch, "epochs": epochs})
         files.save_torch(ckpt_path, {"format": CHECKPOINT_FORMAT, "epoch": int(epoch), "epochs": int(epochs),
-                                 "record_fdr": bool(record_fdr),
-                                 "engines": {n: e.state_dict() for n, e in engines.items()}})
+                                     "record_fdr": bool(record_fdr), "torch_threads": threads,
+                                     "row_sha256": row_sums,
+                                     "engines": {n: e.state_dict() for n, e in engines.items()}})
 
     def record_state(name: str, t: int) -> dict[str, torch.Tensor]:
         eng, rec = engines[name], records[name]
         ev = eng.evaluate()
         bad = ~(torch.isfinite(ev["loss"]) & torch.isfinite(eng.theta).all(1))
+        norm = eng.theta.double().norm(dim=1)
+        guard = []
+        if max_weight_norm is not None and bool((norm > max_weight_norm).any()):
+            guard.append(f"|theta| up to {float(norm.max()):.3g} > max_weight_norm={max_weight_norm:g}")
+        wd = torch.tensor(eng.weight_decay, dtype=torch.float64, device=norm.device)
+        data_loss = ev["loss"].double() - 0.5 * wd * norm.square()  # the cross-entropy, without λ/2‖θ‖²
+        if max_loss is not None and bool((data_loss > max_loss).any()):
+            guard.append(f"training cross-entropy up to {float(data_loss.max()):.3g} > max_loss={max_loss:g}")
+        if guard and not bool(bad.any()):
+            bad = (norm > (max_weight_norm or math.inf)) | (data_loss > (max_loss or math.inf))
         if bool(bad.any()):
             chains = torch.nonzero(bad).view(-1).tolist()
             last = int(state_epoch[0]) if folder is not None and ckpt_path.is_file() else None
@@ -153,8 +274,10 @@ def run_network_chains(engines: Mapping[str, ChainEngine], epochs: int, *, folde
             also = f", or the weight decay ({decay})" if any(w > 0 for w in decay) else ""
             raise TrajectoryDiverged(
                 f"group {name!r} diverged at epoch {t}: chains {chains} (lr {[eng.lr[c] for c in chains]}) have "
-                f"NaN/inf loss or weights. {kept} Lower the learning rate (e.g. lr={min(eng.lr) / 10:g}){also} "
-                "and start a fresh run.", epoch=t, group=name, chains=chains, checkpoint_epoch=last)
+                + ("; ".join(guard) + " (the divergence guard)" if guard else "NaN/inf loss or weights")
+                + f". {kept} Lower the learning rate (e.g. lr={min(eng.lr) / 10:g}){also} and start a fresh run"
+                + (" (or raise the guard's limit if this growth is expected)." if guard else "."),
+                epoch=t, group=name, chains=chains, checkpoint_epoch=last)
         rec.weights[:, t] = eng.theta.detach().cpu().float().numpy()
         rec.loss[:, t] = ev["loss"].double().cpu().numpy()
         rec.error[:, t] = ev["error"].double().cpu().numpy()

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 from ...deep import chains as ch
+from ...lifecycle import FolderInUse
 from .protocol import CONTROLS, DATASETS, protocol
 from .scheduler import _recorded_in_processes
 from .runner import run
@@ -45,7 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="master seed (0)")
     parser.add_argument("--record-fdr", action=argparse.BooleanOptionalAction, default=None,
                         help="also store the vectors grad f and delta theta per epoch (default: not in full)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for these small tensors)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads of every recording process (default 1: fastest for these small "
+                             "tensors). Part of the recorded protocol: the records are bitwise reproducible for the "
+                             "same thread count, torch build and CPU, and --resume needs the count the run started with")
+    parser.add_argument("--max-weight-norm", type=float, default=None,
+                        help=f"divergence guard: stop when a chain's |theta| exceeds this (default {ch.MAX_WEIGHT_NORM:g}; "
+                             "0 turns it off)")
+    parser.add_argument("--max-loss", type=float, default=None,
+                        help=f"divergence guard: stop when a chain's training cross-entropy exceeds this "
+                             f"(default {ch.MAX_LOSS:g}; 0 turns it off)")
     parser.add_argument("--workers", type=int, default=1,
                         help="threads advancing the groups side by side (default 1; the results do not depend on it)")
     parser.add_argument("--processes", type=int, default=None,
@@ -54,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the full profile and 1 otherwise); the results do not depend on it")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
-                        help="seconds between checkpoints of the long phase (default 60)")
+                        help="seconds between checkpoints of the long phase (default 60; 0: after every epoch)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar (default: on under the full profile)")
     parser.add_argument("--summarize", metavar="FOLDER", default=None,
@@ -99,6 +111,19 @@ def main(args: argparse.Namespace) -> int:
               f"{summ.meta['summary']['seconds']:.1f} s)")
         return 0
     prof = profile_name(args.profile)
+    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
+        print(f"error: --checkpoint-every must be a finite number of seconds >= 0 (0: after every epoch), got "
+              f"{args.checkpoint_every}: a run that never checkpoints loses everything when it is killed",
+              file=sys.stderr)
+        return 2
+    guard = {}
+    for opt, value in (("max_weight_norm", args.max_weight_norm), ("max_loss", args.max_loss)):
+        if value is not None:
+            if not (math.isfinite(value) and value >= 0):
+                print(f"error: --{opt.replace('_', '-')} must be a finite number >= 0 (0 turns the guard off), "
+                      f"got {value}", file=sys.stderr)
+                return 2
+            guard[opt] = value if value > 0 else None
     controls = tuple(c.strip() for c in args.controls.split(",") if c.strip()) if args.controls else None
     try:
         classes = tuple(int(c) for c in args.classes.split(",") if c.strip()) if args.classes else None
@@ -107,7 +132,9 @@ def main(args: argparse.Namespace) -> int:
                      control_chains=args.control_chains, controls=controls,
                      model=args.model, dataset=args.dataset, lr=args.lr, momentum=args.momentum,
                      batch_size=args.batch_size, weight_decay=args.weight_decay, replacement=args.replacement,
-                     seed=args.seed, record_fdr=args.record_fdr)
+                     seed=args.seed, record_fdr=args.record_fdr, threads=args.threads)
+        if guard:
+            p = dataclasses.replace(p, **guard)
     except (TypeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -120,13 +147,13 @@ def main(args: argparse.Namespace) -> int:
           f"{processes} process{'es' if processes != 1 else ''}; -> {out}", flush=True)
     try:
         res = run(p, out=out, resume=args.resume, progress=args.progress, device=args.device,
-                  num_threads=args.threads, data_root=args.data_root, checkpoint_every=args.checkpoint_every,
+                  data_root=args.data_root, checkpoint_every=args.checkpoint_every,
                   workers=args.workers, processes=processes, verbose=True,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["trajectory"]))
     except ch.TrajectoryDiverged as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    except (FileExistsError, ValueError, D.DataError) as err:
+    except (FileExistsError, FileNotFoundError, ValueError, D.DataError, FolderInUse) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(res.summary())

@@ -9,14 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 
+from ... import files
 from ...deep import chains as ch
 from .protocol import CONTROLS, Protocol, _chain_seeds, _seed
 
 # ---------------------------------------------------------------- pieces shared by one and several processes
 def _load_pretrained(pre_path: Path, data_info: dict[str, Any]) -> dict[str, Any]:
-    pre = torch.load(pre_path, map_location="cpu", weights_only=True)
+    pre = files.load_torch(pre_path, what="pre-trained weights of a trajectory run",
+                           fix="delete it and rerun (with --resume if meta.json exists): pre-training is repeated, "
+                                "bit for bit")
     if abs(pre["fingerprint"] - data_info["fingerprint"]) > 1e-6 * abs(data_info["fingerprint"]):
         raise ValueError(f"{pre_path} was made from other data: use another folder")
     return json.loads(pre["json"]) | {"theta_bn": pre["theta_bn"], "theta_nobn": pre["theta_nobn"],

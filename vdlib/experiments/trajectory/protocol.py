@@ -29,7 +29,14 @@ DATASETS = ("auto", "mnist", "fashion-mnist", "mnist-10k")
 
 @dataclass(frozen=True)
 class Protocol:
-    """Every setting of a trajectory run (JSON round-trips through :meth:`as_dict` / :meth:`from_dict`)."""
+    """Every setting of a trajectory run (JSON round-trips through :meth:`as_dict` / :meth:`from_dict`).
+
+    ``threads`` (torch CPU threads of every recording process, default 1) is part of the protocol: the
+    records are bitwise reproducible for the same thread count, torch build and CPU, and a run resumes
+    only with the count it was started with. ``max_weight_norm`` / ``max_loss`` are the divergence
+    guard of :func:`vdlib.deep.chains.run_network_chains` (None turns one off). Protocols recorded
+    before these fields existed read back with their defaults.
+    """
 
     epochs: int
     burn_in: int
@@ -53,6 +60,9 @@ class Protocol:
     data_seed: int = 0
     record_fdr: bool = False
     profile: str = "custom"
+    threads: int = 1
+    max_weight_norm: float | None = ch.MAX_WEIGHT_NORM
+    max_loss: float | None = ch.MAX_LOSS
 
     def __post_init__(self):
         checks.integer(self.epochs, "epochs", minimum=1)
@@ -79,6 +89,10 @@ class Protocol:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(repr(d) for d in DATASETS)}, got {self.dataset!r}")
         ch.layout(self.model, len(self.classes))  # validates the model name
+        checks.integer(self.threads, "threads")
+        for name in ("max_weight_norm", "max_loss"):
+            if getattr(self, name) is not None:
+                checks.positive(getattr(self, name), name)
 
     def n_chains(self, group: str) -> int:
         """Chains in ``group``: ``chains`` for ``"sgd"``, ``control_chains`` (default ``chains``) for the controls."""

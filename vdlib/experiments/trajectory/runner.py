@@ -2,6 +2,7 @@
 engines, recording in one process or several, metadata), and the artifact read back."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import torch
 
 from ... import checks, files, provenance
 from ...deep import chains as ch
+from ...lifecycle import RunLock
 from ...provenance import log
 from .protocol import ARTIFACT_FORMAT, CONTROLS, Protocol, _chain_seeds, _init_seeds, _n_init, _seed, protocol
 from .pretraining import load_data, pretrain
@@ -71,7 +73,7 @@ def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.n
 # the run
 # --------------------------------------------------------------------------------------------------
 def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resume: bool = False,
-        progress: bool | None = None, device=None, num_threads: int | None = 1, data_root=None,
+        progress: bool | None = None, device=None, num_threads: int | None = None, data_root=None,
         stop_after: int | None = None, checkpoint_every: float = 60.0, command: str | None = None,
         workers: int = 1, processes: int = 1, verbose: bool = False) -> TrajectoryResult:
     """Run the protocol: load data, pre-train, measure the noise trace, record the long phase.
@@ -89,11 +91,11 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
         Progress bar (default: ``full`` profile only).
     device : str, optional
         ``"cpu"`` (default) or ``"cuda"``.
-    num_threads : int or None
-        torch CPU threads during the run (restored afterwards). Default 1: the tensors are small, and
-        on a busy 2-core machine a second thread made the run 5–10× *slower* (thread hand-offs);
-        None leaves torch's setting. With ``processes > 1`` every recording process uses
-        ``num_threads`` threads (1 when None).
+    num_threads : int, optional
+        torch CPU threads of every recording process; default ``p.threads`` (1). Given here, it
+        replaces ``p.threads`` (the recorded protocol holds what was used). 1 is the default because the
+        tensors are small: on a busy 2-core machine a second thread made the run 5–10× *slower*. A run
+        resumes only with the thread count it was started with (BLAS rounding depends on it).
     data_root : path, optional
         Where to look for MNIST / Fashion-MNIST first.
     stop_after : int, optional
@@ -128,9 +130,14 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
         raise ValueError(f"processes={processes} needs out=<folder>: the recording processes share the run through "
                          "its folder (pretrained.pt, the records); pass out=..., or processes=1")
     dev = select_device(device)
-    if num_threads is not None:
-        num_threads = checks.integer(num_threads, "num_threads")
+    if num_threads is not None and checks.integer(num_threads, "num_threads") != p.threads:
+        p = dataclasses.replace(p, threads=num_threads)
+    num_threads = p.threads
     progress = current().show_progress if progress is None else bool(progress)
+    if out is not None:
+        with RunLock(out, what="trajectory"), torch_threads(num_threads):
+            return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
+                        processes, num_threads, verbose)
     with torch_threads(num_threads):
         return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
                     processes, num_threads, verbose)
@@ -147,15 +154,24 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
         if meta_path.is_file() and not resume:
             raise FileExistsError(f"{folder} already holds a trajectory run: pass resume=True (--resume) to "
                                   "continue it, or choose another folder (--out)")
-        if resume and meta_path.is_file():
-            old_meta = json.loads(meta_path.read_text())
-            old = Protocol.from_dict(old_meta["protocol"])
+        if resume and not meta_path.is_file():
+            raise FileNotFoundError(f"nothing to resume in {folder}: it holds no trajectory run (meta.json missing); "
+                                    "run without --resume (resume=False) to start one there")
+        if resume:
+            old_meta = read_meta(meta_path)
+            old = _protocol_of(meta_path, old_meta)
             if old != p:
                 diffs = [k for k, v in p.as_dict().items() if old.as_dict().get(k) != v]
+                if diffs == ["threads"]:
+                    raise ValueError(f"cannot resume {folder}: it was recorded with {old.threads} torch thread(s), "
+                                     f"not {p.threads}; BLAS rounding depends on the thread count, so the resumed "
+                                     f"epochs would differ from an uninterrupted run. Pass --threads {old.threads}")
                 raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
                                  "same settings, or use another folder")
         stored_partition = _resume_partition(folder, p, resume, processes, old_meta)
         folder.mkdir(parents=True, exist_ok=True)
+        if resume:
+            files.remove_stale_temporaries(folder)  # left by a killed writer; this process holds the run lock
     elif resume:
         raise ValueError("resume=True needs out=<the run's folder>")
 
@@ -236,7 +252,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
             records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and folder is not None and
                                     (folder / ch.CHECKPOINT_FILE).is_file(), record_fdr=p.record_fdr,
                                     progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
-                                    workers=workers)
+                                    workers=workers, max_weight_norm=p.max_weight_norm, max_loss=p.max_loss)
         else:
             results = _record_in_processes(p, folder, partition, resume=resume, progress=progress, dev=dev,
                                            data_root=data_root, fingerprint=data_info["fingerprint"],
@@ -278,6 +294,25 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
     return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)
 
 
+def read_meta(meta_path: Path) -> dict[str, Any]:
+    """A trajectory run's ``meta.json``, checked (:class:`vdlib.files.DamagedFile` naming the file otherwise)."""
+    fix = ("it cannot be rebuilt from the records: run the experiment again into a fresh --out "
+           "(or delete the folder and rerun without --resume)")
+    meta = files.load_json(meta_path, what="trajectory run's metadata", fix=fix, keys=("format", "protocol"))
+    if meta["format"] != ARTIFACT_FORMAT:
+        raise files.DamagedFile(meta_path, f"is not a {ARTIFACT_FORMAT} artifact (format {meta['format']!r})",
+                                "point --out at a trajectory run's folder")
+    return meta
+
+
+def _protocol_of(meta_path: Path, meta: dict[str, Any]) -> Protocol:
+    try:
+        return Protocol.from_dict(meta["protocol"])
+    except (TypeError, ValueError, KeyError) as e:
+        raise files.DamagedFile(meta_path, f"holds an unreadable protocol ({e})",
+                                "run the experiment again into a fresh --out") from None
+
+
 def load(out) -> TrajectoryResult:
     """Load an artifact folder written by :func:`run` / the command line (weights memory-mapped)."""
     folder = Path(out)
@@ -286,9 +321,7 @@ def load(out) -> TrajectoryResult:
         raise FileNotFoundError(
             f"no trajectory artifact in {folder} (meta.json missing): create it with "
             f"`python -m vdlib.experiments trajectory --out {folder}`")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != ARTIFACT_FORMAT:
-        raise ValueError(f"{meta_path} is not a {ARTIFACT_FORMAT} artifact")
-    p = Protocol.from_dict(meta["protocol"])
+    meta = read_meta(meta_path)
+    p = _protocol_of(meta_path, meta)
     records = {c: ch.open_record(folder / c) for c in p.controls if (folder / c / "record.json").is_file()}
     return TrajectoryResult(protocol=p, records=records, meta=meta, folder=folder)

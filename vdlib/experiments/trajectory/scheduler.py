@@ -84,6 +84,9 @@ def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_r
                 fingerprint: float, resume: bool, stop_after: int | None, checkpoint_every: float, workers: int,
                 num_threads: int, progress: bool) -> dict[str, Any]:
     """Record ``groups`` in this (child) process: what :func:`_run` does with one process, for these groups."""
+    from ...lifecycle import watch_parent
+
+    watch_parent()  # a killed parent (SIGKILL, docker stop, scancel) must not leave this process writing
     torch.set_num_threads(num_threads)
     p = Protocol.from_dict(protocol)
     folder = Path(folder)
@@ -99,7 +102,8 @@ def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_r
     try:
         records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and (folder / name).is_file(),
                                 record_fdr=p.record_fdr, progress=progress, stop_after=stop_after,
-                                checkpoint_every=checkpoint_every, workers=workers, checkpoint_file=name)
+                                checkpoint_every=checkpoint_every, workers=workers, checkpoint_file=name,
+                                max_weight_norm=p.max_weight_norm, max_loss=p.max_loss)
     except ch.TrajectoryDiverged as err:  # described, not pickled: the parent raises it again
         return {"status": "diverged", "message": str(err), "epoch": err.epoch, "group": err.group,
                 "chains": list(err.chains), "checkpoint_epoch": err.checkpoint_epoch}
