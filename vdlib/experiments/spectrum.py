@@ -9,9 +9,9 @@ The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py`
    ``$VDLIB_DATA``), else **Fashion-MNIST** (e.g. Debian's package), else the 10,000 MNIST digits
    bundled with vdlib (``"mnist-10k"``, 8,000 for training). The ``full`` profile refuses the bundled
    digits unless they are asked for by name (``dataset="mnist-10k"``, ``--dataset mnist-10k``): 8,000
-   images are not the paper's 60,000. ``meta.json`` records which data and from where (and the sizes
-   actually used when a profile asks for more images than the split holds), and every summary line
-   carries the dataset's name. The
+   images are not the paper's 60,000. ``meta.json`` records which data and from where, and every summary
+   line carries the dataset's name; ``n_train`` or ``n_spectrum`` larger than the training split is refused
+   (the protocol records what was used). The
    small-allcnn runs (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.deep.data`); without a local copy
    they are *skipped* with a message saying how to provide it, never replaced by other data.
 2. **Training.** :func:`vdlib.deep.train.train` with the paper's recipe (:data:`vdlib.deep.train.RECIPES`:
@@ -21,15 +21,25 @@ The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py`
    per-sample gradients of all ``n_spectrum`` training examples (:mod:`vdlib.deep.persample`), and
    D = (1/N) Σ (g_k − ḡ)(g_k − ḡ)ᵀ. The ``full`` profile takes all 60,000 examples and the d×d route
    (float64 ``syrk`` accumulation, :func:`vdlib.deep.noise_spectrum.symmetric_eigenvalues`: 13,338² for small-lenet,
-   3,978² for small-fc; ``--threads 2`` gives torch and BLAS both cores); smaller profiles use
-   the N×N Gram route (same non-zero eigenvalues). Each snapshot's eigenvalues are written as soon as
-   they are computed, so a killed run resumes at the next missing piece.
+   3,978² for small-fc); smaller profiles use the N×N Gram route (same non-zero eigenvalues). Each
+   snapshot's eigenvalues are written as soon as they are computed, so a killed run resumes at the next
+   missing piece.
 4. **Rank against N.** At the last snapshot, the rank of D from nested random subsets of n examples
    (:func:`vdlib.deep.noise_spectrum.rank_vs_n`): the rank of a centred covariance of n gradients is at most n − 1.
 5. **Augmentation (Fig. 2c).** ``small-allcnn-cifar10-augment`` reuses the network trained without
    augmentation and applies a random flip + pad-4 crop to every sample while D is computed.
+6. **Threads.** ``Protocol.threads`` (``--threads``, default **1**) CPU threads for torch and BLAS. The
+   results depend on it: the rounding of torch's kernels and of BLAS differs with the thread count, and
+   training is chaotic (a probe of the full profile found small-lenet's λ_max 125.5 with 2 threads, 86.8
+   with 1). A run is
+   bitwise reproducible only with the same thread count, the same torch/BLAS build and the same CPU, not
+   across machines or thread counts. The count is recorded in ``meta.json`` (and in every training
+   checkpoint), and a resume with another count is refused. Records written before it was recorded load
+   with the count named in their ``command`` (``--threads N``; the committed full run used 1), else
+   ``threads=None``: unknown.
 
-Artifact (``out`` folder, default ``artifacts/spectrum/<profile>``): ``meta.json`` (protocol, seed,
+Artifact (``out`` folder, default ``artifacts/spectrum/<profile>``; one run at a time writes into it,
+:class:`vdlib.lifecycle.RunLock`): ``meta.json`` (protocol, seed,
 versions, device, data sources, timings, per run and snapshot the summary numbers) and
 ``<run>/snapshot_EEEE.npz`` (eigenvalues, float64, descending, compressed) plus ``<run>/rank_vs_n.npz``.
 No per-sample gradients and no d×d matrices. The full-profile result the book shows is committed as
@@ -39,6 +49,11 @@ package data (``vdlib/results/spectrum/full``); the chapters find it, or a run o
 Command line::
 
     python -m vdlib.experiments spectrum --profile full [--runs small-fc,small-lenet] [--out DIR] [--resume]
+                                         [--threads N]
+
+Exit status: 0 when every requested run and piece was computed; 1 when any was skipped (CIFAR not
+found, rank-against-N sizes beyond the data) or training diverged; 2 for bad options, damaged files,
+a folder in use or missing data.
 
 Python::
 
@@ -65,6 +80,7 @@ from typing import Any
 import numpy as np
 
 from .. import checks, files, provenance
+from ..lifecycle import FolderInUse, RunLock
 from ..provenance import log
 
 __all__ = ["RUNS", "PAPER", "DATASETS", "refuse_bundled_at_full_scale", "Protocol", "protocol", "SpectrumResult", "Snapshot", "load_data", "snapshot_epochs",
@@ -125,6 +141,10 @@ class Protocol:
         ``"dxd"``, ``"gram"`` or ``"auto"`` (:func:`vdlib.deep.noise_spectrum.diffusion_spectrum`).
     rank_vs_n : tuple of int
         Subset sizes n for the rank-against-N curve at the last snapshot (empty: skip).
+    threads : int or None
+        CPU threads of torch and BLAS (default 1). Results are bitwise reproducible only for the same count
+        (and torch/BLAS build and CPU). None only in records that did not note it (unknown); :func:`run`
+        needs a number.
     """
 
     runs: tuple[str, ...] = ("small-fc", "small-lenet")
@@ -140,6 +160,7 @@ class Protocol:
     downsample: str = "bilinear"
     augment_seed: int = 1
     profile: str = "custom"
+    threads: int | None = 1
 
     def __post_init__(self):
         unknown = [r for r in self.runs if r not in RUNS]
@@ -163,14 +184,20 @@ class Protocol:
             raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {self.gemm_dtype!r}")
         for n in self.rank_vs_n:
             checks.integer(n, "rank_vs_n size", minimum=2)
+        for name in ("seed", "augment_seed"):
+            checks.integer(getattr(self, name), name, minimum=0)
+        if self.threads is not None:
+            checks.integer(self.threads, "threads", minimum=1)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Protocol":
+        """The protocol of a record; one written before ``threads`` was recorded gets ``threads=None`` (unknown)."""
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()
               if k in {f.name for f in dataclasses.fields(cls)}}
+        kw.setdefault("threads", None)
         return cls(**kw)
 
 
@@ -234,7 +261,8 @@ def load_data(run_name: str, p: Protocol, root=None):
     """``(X, y, X_test, y_test, info)`` for one run: tensors in the model's input shape and a dict with the
     dataset name, source, note and the number of classes.
 
-    Raises :class:`DataUnavailable` for the CIFAR runs when CIFAR is not found locally.
+    Raises :class:`DataUnavailable` for the CIFAR runs when CIFAR is not found locally, and ``ValueError``
+    when ``n_train`` or ``n_spectrum`` exceeds the training split.
     """
     import torch
 
@@ -269,17 +297,16 @@ def load_data(run_name: str, p: Protocol, root=None):
     # the dataset's number of classes (10 or 100), not max label + 1: a copy whose training labels miss the
     # last class would build a network with too few outputs (CIFAR-100: d below 29,412)
     n_classes = D.REGISTRY[ds.name].n_classes
+    # sizes the data cannot give are refused: the recorded protocol must hold what was used
+    for key, flag in (("n_train", "--n-train"), ("n_spectrum", "--n-spectrum")):
+        asked = getattr(p, key)
+        if asked is not None and asked > len(Y):
+            raise ValueError(
+                f"{key}={asked:,} exceeds the {len(Y):,} images of the {ds.title} training split ({run_name}; "
+                f"source: {ds.source}): use {flag} ≤ {len(Y):,}, or omit it to use all {len(Y):,}")
     if p.n_train is not None and p.n_train < len(Y):
         perm = torch.from_numpy(np.random.default_rng(p.seed).permutation(len(Y))[:p.n_train])
         X, Y = X[perm].contiguous(), Y[perm].contiguous()
-    short = []  # sizes asked for that the data cannot give: use what exists, and say so
-    if p.n_train is not None and p.n_train > len(Y):
-        short.append(f"n_train={p.n_train:,} was asked for but the {ds.title} training split holds {len(Y):,} "
-                     f"images: all {len(Y):,} are used")
-    if p.n_spectrum is not None and p.n_spectrum > len(Y):
-        short.append(f"n_spectrum={p.n_spectrum:,} was asked for: D is formed from all {len(Y):,} training images")
-    if short:
-        note = "; ".join(filter(None, [note, *short]))
     info = {"dataset": name, "title": ds.title if hasattr(ds, "title") else name, "source": ds.source,
             "note": note, "n_classes": n_classes, "N": int(len(Y)), "n_test": int(len(Yt)),
             "n_train_requested": p.n_train, "n_spectrum_used": int(min(len(Y), p.n_spectrum or len(Y))),
@@ -405,10 +432,59 @@ def _snapshot_path(folder: Path, run: str, epoch: int) -> Path:
     return folder / run / f"snapshot_{epoch:04d}.npz"
 
 
+_SNAPSHOT_FIX = "delete it and rerun with --resume: this snapshot's spectrum is recomputed from the training checkpoint"
+_CURVE_FIX = "delete it and rerun with --resume: the rank-against-N curve is recomputed from the training checkpoint"
+_SNAPSHOT_INFO = ("epoch", "fraction", "trace", "n_samples", "dim", "route", "seconds", "train_error", "test_error")
+
+
 def _read_snapshot(path: Path, run: str) -> Snapshot:
-    with np.load(path) as z:
+    what = f"spectrum snapshot of {run}"
+    z = files.load_npz(path, what=what, fix=_SNAPSHOT_FIX)
+    missing = [k for k in ("eigenvalues", "info") if k not in z]
+    if missing:
+        raise files.DamagedFile(path, f"lacks the arrays {', '.join(map(repr, missing))} of a {what}", _SNAPSHOT_FIX)
+    try:
         info = json.loads(str(z["info"]))
-        return Snapshot(run=run, eigenvalues=np.asarray(z["eigenvalues"], dtype=np.float64), **info)
+        kw = {k: info[k] for k in _SNAPSHOT_INFO}
+    except (json.JSONDecodeError, TypeError, KeyError):
+        raise files.DamagedFile(path, f"holds a damaged 'info' record (not the JSON of a {what})",
+                                _SNAPSHOT_FIX) from None
+    return Snapshot(run=run, eigenvalues=np.asarray(z["eigenvalues"], dtype=np.float64), **kw)
+
+
+def _read_curve(path: Path, run: str) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in files.load_npz(path, what=f"rank-against-N curve of {run}",
+                                                         fix=_CURVE_FIX).items()}
+
+
+def _meta_fix(folder: Path) -> str:
+    return (f"move {folder} aside (or delete it) and rerun with the same settings and --out {folder}: the finished "
+            f"training in its work folder ({folder.name}_work by default) is reused when its settings match")
+
+
+def _read_meta(folder: Path) -> tuple[dict[str, Any], Protocol]:
+    """``meta.json`` of an artifact folder and its protocol; a damaged one raises :class:`vdlib.files.DamagedFile`."""
+    path = folder / "meta.json"
+    fix = _meta_fix(folder)
+    meta = files.load_json(path, what="spectrum run's metadata", fix=fix, keys=("format", "protocol"))
+    if meta["format"] != ARTIFACT_FORMAT:
+        raise files.DamagedFile(path, f"is not a {ARTIFACT_FORMAT} artifact (format {meta['format']!r})", fix)
+    try:
+        p = Protocol.from_dict(meta["protocol"])
+    except (TypeError, ValueError, AttributeError) as err:
+        raise files.DamagedFile(path, f"holds a damaged protocol ({err})", fix) from None
+    if p.threads is None:  # written before the count was recorded: the command may name it
+        p = dataclasses.replace(p, threads=_threads_in_command(meta.get("command")))
+    return meta, p
+
+
+def _threads_in_command(command) -> int | None:
+    """N of ``--threads N`` (or ``--threads=N``) in a recorded command line, else None."""
+    words = str(command or "").replace("=", " ").split()
+    for a, b in zip(words, words[1:]):
+        if a == "--threads" and b.isdigit() and int(b) >= 1:
+            return int(b)
+    return None
 
 
 def _write_snapshot(path: Path, s: Snapshot) -> None:
@@ -463,10 +539,12 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         e.g. ``artifacts/spectrum/full_work``; a temporary folder when ``out`` is None). Kept so that a
         run resumes.
     resume : bool
-        Continue the run in ``out`` (same protocol): finished snapshots are loaded, not recomputed, and
-        training continues from its checkpoints.
+        Continue the run in ``out`` (same protocol, thread count included): finished snapshots are loaded,
+        not recomputed, and training continues from its checkpoints. Temporary files a killed run left in
+        ``out`` and ``work`` are removed first.
     num_threads : int, optional
-        CPU threads of torch and BLAS during the call (restored afterwards); None leaves their settings.
+        Replaces ``p.threads`` (recorded as such); default: ``p.threads`` (1 unless set). Torch and BLAS
+        run with that many CPU threads during the call (restored afterwards).
     data_root : path, optional
         Where to look for MNIST / Fashion-MNIST / CIFAR first.
     verbose : bool
@@ -475,6 +553,8 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     Runs whose data are not available (CIFAR) are skipped and listed in ``meta["skipped"]`` with the reason.
     Under the ``full`` profile with ``dataset="auto"``, a machine that has neither MNIST nor Fashion-MNIST
     (only the bundled 10,000 digits) raises :class:`vdlib.deep.data.DataNotFoundError` before anything runs.
+    While it writes, the call holds ``out``'s :class:`vdlib.lifecycle.RunLock` (another process writing
+    there raises :class:`vdlib.lifecycle.FolderInUse`).
     """
     from ..config import current, select_device, torch_threads
 
@@ -485,16 +565,22 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "spectrum")
     dev = select_device(device)
     if num_threads is not None:
-        num_threads = checks.integer(num_threads, "num_threads")
+        p = dataclasses.replace(p, threads=checks.integer(num_threads, "num_threads"))
+    if p.threads is None:
+        raise ValueError("p.threads is None (the count of a record that did not note it): pass threads=N to "
+                         "protocol(...) or num_threads=N; results depend on it")
     progress = current().show_progress if progress is None else bool(progress)
-    with torch_threads(num_threads):
+    with torch_threads(p.threads):
         if work is None and out is None:
             with tempfile.TemporaryDirectory(prefix="vdlib-spectrum-") as tmp:
                 return _run(p, None, Path(tmp), resume, progress, dev, data_root, verbose, command)
         folder = Path(out) if out is not None else None
         if work is None:
             work = folder.parent / f"{folder.name}_work"
-        return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
+        if folder is None:
+            return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
+        with RunLock(folder, what="vdlib.experiments spectrum"):
+            return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
 
 
 def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) -> SpectrumResult:
@@ -512,18 +598,32 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                             "status": "running",
                             "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if folder is not None:
-        if meta_path.is_file():
+        if meta_path.exists():
             if not resume:
                 raise FileExistsError(f"{folder} already holds a spectrum run: pass resume=True (--resume) to "
                                       "continue it, or choose another folder (--out)")
-            old = json.loads(meta_path.read_text())
-            if Protocol.from_dict(old["protocol"]) != p:
-                diffs = [k for k, v in p.as_dict().items() if old["protocol"].get(k) != v]
+            old, old_p = _read_meta(folder)
+            if dataclasses.replace(old_p, threads=p.threads) != p:
+                diffs = [k for k, v in p.as_dict().items() if k != "threads" and old["protocol"].get(k) != v]
                 raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
                                  "same settings, or use another folder")
+            if old_p.threads is not None and old_p.threads != p.threads:
+                raise ValueError(
+                    f"cannot resume {folder}: it was started with --threads {old_p.threads} and this call asks for "
+                    f"--threads {p.threads}; results depend on the thread count (torch's and BLAS's rounding "
+                    "differ, and training amplifies it), so the resumed run would mix two runs. Pass --threads "
+                    f"{old_p.threads} (threads={old_p.threads}), or use a fresh --out")
+            if old_p.threads is None:
+                meta["threads_note"] = (f"the part written before a resume with --threads {p.threads} did not "
+                                        "record its thread count")
+                log(f"note: {meta['threads_note']}", verbose)
             for k in ("data", "training", "seconds"):
                 meta[k].update(old.get(k, {}))
             meta["started"] = old.get("started", meta["started"])
+        if resume:  # what a killed writer left half-written
+            for place in (folder, work):
+                for stale in files.remove_stale_temporaries(place):
+                    log(f"removed {stale} (a temporary file of an interrupted run)", verbose)
         folder.mkdir(parents=True, exist_ok=True)
     elif resume:
         raise ValueError("resume=True needs out=<the run's folder>")
@@ -582,11 +682,11 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
         snapshots[run_name] = []
         for e in snaps:
             path = _snapshot_path(folder, run_name, e) if folder is not None else None
-            if path is not None and path.is_file():
+            if path is not None and path.exists():
                 s = _read_snapshot(path, run_name)
                 log(f"{run_name}: epoch {e}: loaded {path}", verbose)
             else:
-                T.load_checkpoint(ckdir / f"epoch_{e:04d}.pt", model)
+                _load_trained(ckdir, e, model)
                 model.to(dev)
                 t0 = time.perf_counter()
                 log(f"{run_name}: epoch {e}: D from {len(Ys)} per-sample gradients (route {p.route})", verbose)
@@ -611,9 +711,8 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
             save_meta()
         elif p.rank_vs_n:
             cpath = folder / run_name / "rank_vs_n.npz" if folder is not None else None
-            if cpath is not None and cpath.is_file():
-                with np.load(cpath) as z:
-                    curves[run_name] = {k: np.asarray(z[k]) for k in z.files}
+            if cpath is not None and cpath.exists():
+                curves[run_name] = _read_curve(cpath, run_name)
             else:
                 t0 = time.perf_counter()
                 ns = [n for n in p.rank_vs_n if n <= len(Y)]
@@ -624,7 +723,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                     from ..deep.data import augment
 
                     Xn = augment(Xn, p.augment_seed)
-                T.load_checkpoint(ckdir / f"epoch_{snaps[-1]:04d}.pt", model)
+                _load_trained(ckdir, snaps[-1], model)
                 model.to(dev)
                 G = per_sample_gradients(model, loss_fn, Xn.to(dev), Y[idx].to(dev)).cpu().numpy()
                 cur = rank_vs_n(G, ns, gemm_dtype=p.gemm_dtype)
@@ -643,32 +742,60 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
     return SpectrumResult(protocol=p, snapshots=snapshots, rank_vs_n=curves, meta=meta, folder=folder)
 
 
+def _load_trained(ckdir: Path, epoch: int, model) -> None:
+    """Load the training checkpoint of ``epoch`` into ``model``; a missing or damaged one says what to delete."""
+    from ..deep import train as T
+
+    path = ckdir / f"epoch_{epoch:04d}.pt"
+    fix = (f"delete it, the later epoch_NNNN.pt files and last.pt in {ckdir}, then rerun with --resume: training "
+           "restarts from the newest checkpoint left and, with the same settings and --threads, writes the same "
+           "file again")
+    if not path.exists():
+        raise files.DamagedFile(path, "is missing (the training checkpoint of this snapshot)", fix)
+    T.load_checkpoint(path, model, fix=fix)
+
+
 def load(out) -> SpectrumResult:
-    """Load an artifact folder written by :func:`run` / the command line (all snapshots found so far)."""
+    """Load an artifact folder written by :func:`run` / the command line (all snapshots found so far).
+
+    A damaged ``meta.json``, snapshot or curve raises :class:`vdlib.files.DamagedFile` (a ``ValueError``) naming
+    the file and the fix. ``protocol.threads`` of a record that did not note it comes from its command
+    (``--threads N``), else None.
+    """
     folder = Path(out)
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no spectrum artifact in {folder} (meta.json missing): create it with "
                                 f"`python -m vdlib.experiments spectrum --profile full --out {folder}`")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != ARTIFACT_FORMAT:
-        raise ValueError(f"{meta_path} is not a {ARTIFACT_FORMAT} artifact")
-    p = Protocol.from_dict(meta["protocol"])
+    meta, p = _read_meta(folder)
     snapshots, curves = {}, {}
     for run_name in p.runs:
-        files = sorted((folder / run_name).glob("snapshot_*.npz"))
-        if files:
-            snapshots[run_name] = [_read_snapshot(f, run_name) for f in files]
+        found = sorted((folder / run_name).glob("snapshot_*.npz"))
+        if found:
+            snapshots[run_name] = [_read_snapshot(f, run_name) for f in found]
         c = folder / run_name / "rank_vs_n.npz"
-        if c.is_file():
-            with np.load(c) as z:
-                curves[run_name] = {k: np.asarray(z[k]) for k in z.files}
+        if c.exists():
+            curves[run_name] = _read_curve(c, run_name)
     return SpectrumResult(protocol=p, snapshots=snapshots, rank_vs_n=curves, meta=meta, folder=folder)
 
 
 # --------------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------------
+def _count(minimum: int, maximum: int | None = None, what: str = "a count"):
+    """An argparse ``type``: a whole number in [minimum, maximum]; anything else exits 2 saying what to pass."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+            raise argparse.ArgumentTypeError(f"got {text!r}: pass a whole number {bound} ({what})")
+        return value
+    return parse
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=("ci", "book", "full"), default=None,
                         help="sizes from vdlib.config.SIZES (default: $VDLIB_PROFILE, else book)")
@@ -680,19 +807,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", default=None,
                         help="folder for training checkpoints (default: <out>_work)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (finished pieces are kept)")
-    parser.add_argument("--n-train", type=int, default=None, help="training examples (profile default; full: all)")
-    parser.add_argument("--n-spectrum", type=int, default=None, help="examples forming D (profile default; full: all)")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the recipe's)")
+    parser.add_argument("--n-train", type=_count(2, what="training examples, at most the training split's"),
+                        default=None, help="training examples, 2 to the training split's size (profile default; "
+                                           "full: all)")
+    parser.add_argument("--n-spectrum", type=_count(2, what="examples forming D, at most --n-train"), default=None,
+                        help="examples forming D, 2 to --n-train (profile default; full: all)")
+    parser.add_argument("--epochs", type=_count(1, what="training epochs"), default=None,
+                        help="training epochs, ≥ 1 (default: the recipe's)")
     parser.add_argument("--route", choices=("auto", "dxd", "gram"), default=None)
     parser.add_argument("--gemm-dtype", choices=("float64", "float32"), default=None)
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="data of the MNIST nets (default auto: MNIST, else Fashion-MNIST, else the 10,000 "
                              "digits bundled with vdlib; the full profile uses those only when named: mnist-10k)")
     parser.add_argument("--data-root", default=None, help="folder with MNIST / CIFAR files (else $VDLIB_DATA)")
-    parser.add_argument("--seed", type=int, default=None, help="seed (42, the paper's)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and BLAS (default: their own; 1 is the safe choice on a busy "
-                             "machine, 2 uses both cores of an idle 2-core one)")
+    parser.add_argument("--seed", type=_count(0, 2**32 - 1, "the seed"), default=None,
+                        help="seed, 0 to 2^32-1 (default 42, the paper's)")
+    parser.add_argument("--threads", type=_count(1, 1024, "CPU threads"), default=None,
+                        help="CPU threads for torch and BLAS (default 1, recorded in meta.json; a resume must use "
+                             "the run's count). Results are bitwise reproducible only for the same thread count, "
+                             "torch/BLAS build and CPU, not across machines or thread counts; 2 is faster on an "
+                             "idle 2-core machine but gives another (equally valid) run")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
@@ -700,12 +834,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from ..config import profile_name
     from ..deep.data import DataError
+    from ..deep.train import TrainingDiverged
 
     prof = profile_name(args.profile)
     runs = tuple(r.strip() for r in args.runs.split(",") if r.strip()) if args.runs else None
     try:
         p = protocol(prof, runs=runs, n_train=args.n_train, n_spectrum=args.n_spectrum, epochs=args.epochs,
-                     route=args.route, gemm_dtype=args.gemm_dtype, dataset=args.dataset, seed=args.seed)
+                     route=args.route, gemm_dtype=args.gemm_dtype, dataset=args.dataset, seed=args.seed,
+                     threads=args.threads)
     except (TypeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -714,9 +850,12 @@ def main(args: argparse.Namespace) -> int:
     print(f"spectrum: profile {prof}, runs {','.join(p.runs)} -> {out}", flush=True)
     try:
         res = run(p, out=out, work=work, resume=args.resume, progress=args.progress, device=args.device,
-                  num_threads=args.threads, data_root=args.data_root, verbose=True,
+                  data_root=args.data_root, verbose=True,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["spectrum"]))
-    except (FileExistsError, ValueError, DataError) as err:
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (FileExistsError, ValueError, DataError, FolderInUse) as err:  # DamagedFile is a ValueError
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(res.summary())
@@ -724,4 +863,11 @@ def main(args: argparse.Namespace) -> int:
         if info.get("note"):
             print(f"note ({run_name}): {info['note']}")
     print(f"wrote {out} ({res.meta['seconds']['total_this_call']:.0f} s this call)")
+    skipped = list(res.meta["skipped"])
+    if skipped:  # a requested piece is missing: not a success
+        print(f"error: {len(skipped)} requested piece(s) skipped: {', '.join(skipped)} (reasons above). Provide "
+              "what they need (CIFAR: --data-root DIR or $VDLIB_DATA with the dataset's python version, or "
+              "vdlib.deep.data.fetch('cifar10'); rank-against-N sizes: ≤ the training examples), then rerun with "
+              f"--resume --out {out}; the finished pieces are kept", file=sys.stderr)
+        return 1
     return 0
