@@ -527,7 +527,8 @@ def train(
     num_threads : int, optional
         CPU threads for torch during this call (restored afterwards). Small networks train
         fastest on 1 thread, especially on a busy machine; default: leave torch's setting. The
-        count in effect is recorded in the checkpoints; ``resume`` refuses another one.
+        count in effect is recorded in the checkpoints; ``resume`` refuses another one while epochs
+        remain to be trained.
     channels_last : bool, optional
         Train convolutional networks in the channels-last memory layout (about 1.3× faster on
         the CPU for small-lenet and small-allcnn). Default: on for image batches ``(N, C, H, W)``
@@ -634,7 +635,7 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
         existing = latest_checkpoint(folder)
         if existing is not None and resume:
             ckpt = load_checkpoint(existing, map_location="cpu", keys=_CHECKPOINT_KEYS)
-            _check_settings(ckpt["settings"], settings, existing)
+            _check_settings(ckpt["settings"], settings, existing, training_left=ckpt["epoch"] < epochs)
             if ckpt["epoch"] > epochs:
                 raise ValueError(f"{existing} already holds {ckpt['epoch']} epochs, more than epochs={epochs}: "
                                  f"pass epochs >= {ckpt['epoch']} or load that epoch's checkpoint instead")
@@ -764,9 +765,10 @@ def _to_cpu(obj):
     return obj
 
 
-def _check_settings(saved: Mapping[str, Any], now: Mapping[str, Any], path: Path) -> None:
+def _check_settings(saved: Mapping[str, Any], now: Mapping[str, Any], path: Path, training_left: bool = True) -> None:
     old_threads = saved.get("num_threads")  # absent from checkpoints written before it was recorded: unknown
-    if old_threads is not None and old_threads != now["num_threads"]:
+    # a finished run trains no further: reading it back with another count mixes nothing
+    if training_left and old_threads is not None and old_threads != now["num_threads"]:
         raise ValueError(
             f"cannot resume from {path}: it was trained with {old_threads} CPU thread(s) and this call uses "
             f"{now['num_threads']}; results depend on the thread count (rounding differs, and training amplifies it), "

@@ -437,9 +437,20 @@ _CURVE_FIX = "delete it and rerun with --resume: the rank-against-N curve is rec
 _SNAPSHOT_INFO = ("epoch", "fraction", "trace", "n_samples", "dim", "route", "seconds", "train_error", "test_error")
 
 
+def _load_npz(path: Path, what: str, fix: str) -> dict[str, np.ndarray]:
+    """:func:`vdlib.files.load_npz`, after checking the zip header (numpy reads a plain .npy there as an array)."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                raise files.DamagedFile(path, f"is not an .npz archive (no zip header: damaged or another kind of "
+                                              f"file; {what})", fix)
+    return files.load_npz(path, what=what, fix=fix)
+
+
 def _read_snapshot(path: Path, run: str) -> Snapshot:
     what = f"spectrum snapshot of {run}"
-    z = files.load_npz(path, what=what, fix=_SNAPSHOT_FIX)
+    z = _load_npz(path, what=what, fix=_SNAPSHOT_FIX)
     missing = [k for k in ("eigenvalues", "info") if k not in z]
     if missing:
         raise files.DamagedFile(path, f"lacks the arrays {', '.join(map(repr, missing))} of a {what}", _SNAPSHOT_FIX)
@@ -453,8 +464,8 @@ def _read_snapshot(path: Path, run: str) -> Snapshot:
 
 
 def _read_curve(path: Path, run: str) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in files.load_npz(path, what=f"rank-against-N curve of {run}",
-                                                         fix=_CURVE_FIX).items()}
+    return {k: np.asarray(v) for k, v in _load_npz(path, what=f"rank-against-N curve of {run}",
+                                                    fix=_CURVE_FIX).items()}
 
 
 def _meta_fix(folder: Path) -> str:
@@ -668,6 +679,9 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 "recipe": {k: v for k, v in rec.items() if k != "checkpoint_epochs"} | {"seed": p.seed},
                 "final_sgd_error": hist[-1]["sgd_error"], "final_test_error": hist[-1]["test_error"],
                 "epoch_seconds": [h["seconds"] for h in hist],
+                # the count the network was trained with (None: not recorded); it differs from the protocol's
+                # only when finished checkpoints are reused with another --threads
+                "threads": T.load_checkpoint(T.latest_checkpoint(ckdir))["settings"].get("num_threads"),
                 "seconds_this_call": time.perf_counter() - t0}
             save_meta()
             log(f"{run_name}: trained; test error {hist[-1]['test_error']:.4f}", verbose)
