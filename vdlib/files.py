@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_open", "save_torch", "write_json", "save_npz", "sha256", "read_summary",
-           "remove_stale_temporaries", "DamagedFile", "load_torch", "load_json", "load_npy", "load_npz"]
+           "remove_stale_temporaries", "DamagedFile", "load_torch", "load_json", "load_npy", "load_npz", "npy_layout"]
 
 
 def _umask() -> int:
@@ -194,6 +194,26 @@ def load_npy(path, *, what: str, fix: str, mmap_mode=None):
         problem = ("holds pickled objects, not a plain array" if "pickle" in str(e)
                    else "is not a .npy array (damaged header or truncated)")
         raise DamagedFile(path, f"{problem} ({what})", fix) from None
+
+
+def npy_layout(path, *, what: str, fix: str) -> tuple[tuple[int, ...], "np.dtype", int, int]:
+    """``(shape, dtype, header bytes, expected file size)`` from a ``.npy`` header, without reading the data."""
+    import numpy as np
+
+    path = Path(path)
+    _missing_or_empty(path, what, fix)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(fh)
+            header = fh.tell()
+    except (ValueError, OSError, EOFError) as e:
+        raise DamagedFile(path, f"is not a .npy array (damaged header or another kind of file; a {what} was "
+                                f"expected: {e})", fix) from None
+    if dtype.hasobject:
+        raise DamagedFile(path, f"holds pickled objects, not a plain array (a {what} was expected)", fix)
+    return tuple(shape), dtype, header, header + int(np.prod(shape)) * dtype.itemsize
 
 
 def load_npz(path, *, what: str, fix: str) -> dict:

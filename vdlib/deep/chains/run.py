@@ -52,17 +52,10 @@ def _alloc(folder: Path | None, name: str, shape, dtype, mode: str):
     path = folder / f"{name}.npy"
     if mode == "r+":
         fix = _unrecoverable(folder.parent)
-        files.load_npy(path, what=f"record array ({name})", fix=fix, mmap_mode="r")  # header and kind checked
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape_f, _, dtype_f = read_header(fh)
-            header = fh.tell()
+        shape_f, dtype_f, _, need = files.npy_layout(path, what=f"record array ({name})", fix=fix)
         if tuple(shape_f) != tuple(shape) or np.dtype(dtype_f) != np.dtype(dtype):
             raise ValueError(f"{path} has shape {tuple(shape_f)} / {np.dtype(dtype_f)}, expected {tuple(shape)} / "
                              f"{np.dtype(dtype)}: it belongs to another run; use a fresh folder")
-        need = header + int(np.prod(shape)) * np.dtype(dtype).itemsize
         size = path.stat().st_size
         if size != need:  # np.load(mmap_mode="r+") would pad a short file with zeros: refuse instead
             raise files.DamagedFile(path, f"is {'truncated' if size < need else 'too long'}: {size:,} bytes where a "

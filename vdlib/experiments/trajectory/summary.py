@@ -117,6 +117,10 @@ def summarize(source, out=None, *, n_bins: int = 1000, n_lags: int = 100, n_poin
     else:
         res = load(source)
     p = res.protocol
+    if res.meta.get("status") == "diverged":
+        where = f" {res.folder}" if res.folder is not None else ""
+        raise ValueError(f"the run{where} diverged ({res.meta.get('error', 'see its meta.json')}); its records "
+                         "stop there and hold no steady state to summarize: rerun it with a lower learning rate")
     unknown = [pl for pl in planes if pl not in PLANES]
     if unknown:
         raise ValueError(f"planes must be chosen from {PLANES}, got {unknown}")
