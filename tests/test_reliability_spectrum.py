@@ -108,7 +108,7 @@ def test_records_without_the_thread_count_still_load(run_copy, capsys):
     assert S.load(out).protocol.threads is None
     assert _resume(out) == 0
     again = json.loads((out / "meta.json").read_text())
-    assert again["protocol"]["threads"] == 1 and "did not record its thread count" in again["threads_note"]
+    assert again["protocol"]["threads"] == 1 and "did not record its count" in again["threads_note"]
 
 
 def test_train_refuses_to_resume_with_another_thread_count(tmp_path):

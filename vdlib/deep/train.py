@@ -287,15 +287,11 @@ def save_checkpoint(path, payload: Mapping[str, Any]) -> Path:
 _CHECKPOINT_KEYS = ("format", "epoch", "model", "optimizer", "generator", "torch_rng", "history", "settings")
 
 
-def _damaged_checkpoint_fix(path) -> str:
-    """What to do about a damaged checkpoint ``path`` of a run in its folder (the default ``fix`` of the loaders)."""
-    path = Path(path)
-    if path.name == _LAST:
-        return (f"delete it and resume the training (resume=True; --resume on the command line): it restarts from "
-                f"the newest epoch_NNNN.pt in {path.parent}")
-    return (f"delete it, the later epoch_NNNN.pt files and last.pt in {path.parent}, and resume the training "
-            "(resume=True; --resume on the command line): it restarts from the newest checkpoint left and, with "
-            "the same settings and thread count, writes the same file again")
+def _damaged_checkpoint_fix(path: Path) -> str:
+    """The default ``fix`` of a damaged checkpoint: what to delete so that a resume restarts before it."""
+    later = "" if path.name == _LAST else ", the later epoch_NNNN.pt files and last.pt"
+    return (f"delete it{later} and resume the training in {path.parent} (resume=True; --resume on the command "
+            "line): it restarts from the newest checkpoint left")
 
 
 def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu", *, fix: str | None = None,
@@ -317,9 +313,7 @@ def load_checkpoint(path, model: nn.Module | None = None, map_location="cpu", *,
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         got = ckpt.get("format") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise files.DamagedFile(path, f"is not a {what} (format {got!r}, expected {CHECKPOINT_FORMAT!r})", fix)
-    missing = [k for k in (keys if keys is not None else ("epoch", *(("model",) if model is not None else ())))
-               if k not in ckpt]
-    if missing:
+    if missing := [k for k in keys or ("epoch", *("model",) * (model is not None)) if k not in ckpt]:
         raise files.DamagedFile(path, f"lacks the entries {', '.join(map(repr, missing))} of a {what}", fix)
     if model is not None:
         try:
@@ -384,9 +378,8 @@ def _check_xy(X, y, xname: str, yname: str):
         raise TypeError(
             f"{xname} has dtype {X.dtype}; the networks take floats: convert and scale, e.g. {xname}.float() / 255"
         )
-    finite = torch.isfinite(X)
-    if not bool(finite.all()):
-        bad = ~finite.reshape(X.shape[0], -1)
+    if not bool(torch.isfinite(X).all()):
+        bad = ~torch.isfinite(X.reshape(X.shape[0], -1))
         rows = torch.nonzero(bad.any(1)).reshape(-1)
         nan = int(torch.isnan(X).sum())
         raise ValueError(
@@ -624,8 +617,7 @@ def _train(*, model, X, y, epochs, lr, momentum, weight_decay, batch_size, repla
         "n_params": int(sum(p.numel() for p in model.parameters())),
         "model": str(getattr(model, "model_name", type(model).__name__)),
         "data_fingerprint": _fingerprint(X),
-        # torch's rounding depends on the thread count, and training is chaotic: a resume must use the same
-        "num_threads": int(torch.get_num_threads()),
+        "num_threads": int(torch.get_num_threads()),  # rounding depends on it: a resume must use the same
     }
 
     # ---- fresh start or resume ------------------------------------------------------------------

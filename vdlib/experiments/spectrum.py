@@ -10,10 +10,9 @@ The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py`
    bundled with vdlib (``"mnist-10k"``, 8,000 for training). The ``full`` profile refuses the bundled
    digits unless they are asked for by name (``dataset="mnist-10k"``, ``--dataset mnist-10k``): 8,000
    images are not the paper's 60,000. ``meta.json`` records which data and from where, and every summary
-   line carries the dataset's name; ``n_train`` or ``n_spectrum`` larger than the training split is refused
-   (the protocol records what was used). The
-   small-allcnn runs (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.deep.data`); without a local copy
-   they are *skipped* with a message saying how to provide it, never replaced by other data.
+   line carries the dataset's name; sizes beyond the training split are refused. The small-allcnn runs
+   (Fig. 2) need CIFAR-10/100 (GCN + ZCA, :mod:`vdlib.deep.data`); without a local copy they are *skipped*
+   with a message saying how to provide it, never replaced by other data.
 2. **Training.** :func:`vdlib.deep.train.train` with the paper's recipe (:data:`vdlib.deep.train.RECIPES`:
    momentum 0.9, batch 128, seed 42), checkpoints at 20 %, 40 % and 100 % of the epochs (the paper's
    snapshots: files 1, 2, 5 of six). Checkpoints live in a work folder and a killed run resumes from them.
@@ -28,19 +27,15 @@ The protocol (§IV of the paper and the authors' ``code/models.py``, ``train.py`
    (:func:`vdlib.deep.noise_spectrum.rank_vs_n`): the rank of a centred covariance of n gradients is at most n − 1.
 5. **Augmentation (Fig. 2c).** ``small-allcnn-cifar10-augment`` reuses the network trained without
    augmentation and applies a random flip + pad-4 crop to every sample while D is computed.
-6. **Threads.** ``Protocol.threads`` (``--threads``, default **1**) CPU threads for torch and BLAS. The
-   results depend on it: the rounding of torch's kernels and of BLAS differs with the thread count, and
-   training is chaotic (a probe of the full profile found small-lenet's λ_max 125.5 with 2 threads, 86.8
-   with 1). A run is
-   bitwise reproducible only with the same thread count, the same torch/BLAS build and the same CPU, not
-   across machines or thread counts. The count is recorded in ``meta.json`` (and in every training
-   checkpoint), and a resume with another count is refused. Records written before it was recorded load
-   with the count named in their ``command`` (``--threads N``; the committed full run used 1), else
-   ``threads=None``: unknown.
+6. **Threads.** ``Protocol.threads`` (``--threads``, default 1): CPU threads of torch and BLAS. Their
+   rounding differs with the count and training is chaotic (a probe of the full profile: small-lenet's
+   λ_max 125.5 with 2 threads, 86.8 with 1), so results are bitwise reproducible only for the same thread
+   count, torch/BLAS build and CPU, not across machines or thread counts. The count is recorded (protocol,
+   training checkpoints) and a resume with another is refused. Older records load with the ``--threads N``
+   of their ``command`` (the committed full run: 1), else ``threads=None`` (unknown).
 
-Artifact (``out`` folder, default ``artifacts/spectrum/<profile>``; one run at a time writes into it,
-:class:`vdlib.lifecycle.RunLock`): ``meta.json`` (protocol, seed,
-versions, device, data sources, timings, per run and snapshot the summary numbers) and
+Artifact (``out`` folder, default ``artifacts/spectrum/<profile>``, one writer at a time): ``meta.json``
+(protocol, seed, versions, device, data sources, timings, per run and snapshot the summary numbers) and
 ``<run>/snapshot_EEEE.npz`` (eigenvalues, float64, descending, compressed) plus ``<run>/rank_vs_n.npz``.
 No per-sample gradients and no d×d matrices. The full-profile result the book shows is committed as
 package data (``vdlib/results/spectrum/full``); the chapters find it, or a run of your own in
@@ -49,11 +44,8 @@ package data (``vdlib/results/spectrum/full``); the chapters find it, or a run o
 Command line::
 
     python -m vdlib.experiments spectrum --profile full [--runs small-fc,small-lenet] [--out DIR] [--resume]
-                                         [--threads N]
 
-Exit status: 0 when every requested run and piece was computed; 1 when any was skipped (CIFAR not
-found, rank-against-N sizes beyond the data) or training diverged; 2 for bad options, damaged files,
-a folder in use or missing data.
+Exit status 1 when a requested piece was skipped or training diverged; 2 for bad input or damaged files.
 
 Python::
 
@@ -66,10 +58,12 @@ Used in: chapter 10 (the gradient-noise spectrum, Figs. 1–2, Remarks 13–15).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import math
+import re
 import sys
 import tempfile
 import time
@@ -142,9 +136,7 @@ class Protocol:
     rank_vs_n : tuple of int
         Subset sizes n for the rank-against-N curve at the last snapshot (empty: skip).
     threads : int or None
-        CPU threads of torch and BLAS (default 1). Results are bitwise reproducible only for the same count
-        (and torch/BLAS build and CPU). None only in records that did not note it (unknown); :func:`run`
-        needs a number.
+        CPU threads of torch and BLAS (default 1; results depend on it). None: not recorded (old records).
     """
 
     runs: tuple[str, ...] = ("small-fc", "small-lenet")
@@ -184,20 +176,17 @@ class Protocol:
             raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {self.gemm_dtype!r}")
         for n in self.rank_vs_n:
             checks.integer(n, "rank_vs_n size", minimum=2)
-        for name in ("seed", "augment_seed"):
-            checks.integer(getattr(self, name), name, minimum=0)
-        if self.threads is not None:
-            checks.integer(self.threads, "threads", minimum=1)
+        checks.integer(self.seed, "seed", minimum=0), checks.integer(self.augment_seed, "augment_seed", minimum=0)
+        _ = self.threads is None or checks.integer(self.threads, "threads")
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Protocol":
-        """The protocol of a record; one written before ``threads`` was recorded gets ``threads=None`` (unknown)."""
         kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()
               if k in {f.name for f in dataclasses.fields(cls)}}
-        kw.setdefault("threads", None)
+        kw.setdefault("threads", None)  # a record from before it was recorded: unknown
         return cls(**kw)
 
 
@@ -297,13 +286,10 @@ def load_data(run_name: str, p: Protocol, root=None):
     # the dataset's number of classes (10 or 100), not max label + 1: a copy whose training labels miss the
     # last class would build a network with too few outputs (CIFAR-100: d below 29,412)
     n_classes = D.REGISTRY[ds.name].n_classes
-    # sizes the data cannot give are refused: the recorded protocol must hold what was used
-    for key, flag in (("n_train", "--n-train"), ("n_spectrum", "--n-spectrum")):
-        asked = getattr(p, key)
+    for key, asked in (("n_train", p.n_train), ("n_spectrum", p.n_spectrum)):  # the protocol records what is used
         if asked is not None and asked > len(Y):
-            raise ValueError(
-                f"{key}={asked:,} exceeds the {len(Y):,} images of the {ds.title} training split ({run_name}; "
-                f"source: {ds.source}): use {flag} ≤ {len(Y):,}, or omit it to use all {len(Y):,}")
+            raise ValueError(f"{key}={asked:,} exceeds the {len(Y):,} images of the {ds.title} training split "
+                             f"({ds.source}): use --{key.replace('_', '-')} ≤ {len(Y):,}, or omit it to use all")
     if p.n_train is not None and p.n_train < len(Y):
         perm = torch.from_numpy(np.random.default_rng(p.seed).permutation(len(Y))[:p.n_train])
         X, Y = X[perm].contiguous(), Y[perm].contiguous()
@@ -432,76 +418,44 @@ def _snapshot_path(folder: Path, run: str, epoch: int) -> Path:
     return folder / run / f"snapshot_{epoch:04d}.npz"
 
 
-_SNAPSHOT_FIX = "delete it and rerun with --resume: this snapshot's spectrum is recomputed from the training checkpoint"
-_CURVE_FIX = "delete it and rerun with --resume: the rank-against-N curve is recomputed from the training checkpoint"
+_FIX = "delete it and rerun with --resume: it is recomputed from the training checkpoint"
 _SNAPSHOT_INFO = ("epoch", "fraction", "trace", "n_samples", "dim", "route", "seconds", "train_error", "test_error")
 
 
-def _load_npz(path: Path, what: str, fix: str) -> dict[str, np.ndarray]:
-    """:func:`vdlib.files.load_npz`, after checking the zip header (numpy reads a plain .npy there as an array)."""
-    path = Path(path)
-    if path.is_file() and path.stat().st_size > 0:
-        with open(path, "rb") as fh:
-            if fh.read(4) != b"PK\x03\x04":
-                raise files.DamagedFile(path, f"is not an .npz archive (no zip header: damaged or another kind of "
-                                              f"file; {what})", fix)
-    return files.load_npz(path, what=what, fix=fix)
+def _load_npz(path: Path, what: str) -> dict[str, np.ndarray]:
+    """:func:`vdlib.files.load_npz`, after checking the zip header (numpy reads a .npy there as one array)."""
+    if path.is_file() and path.stat().st_size and path.read_bytes()[:4] != b"PK\x03\x04":
+        raise files.DamagedFile(path, f"is not an .npz archive (no zip header; a {what} was expected)", _FIX)
+    return {k: np.asarray(v) for k, v in files.load_npz(path, what=what, fix=_FIX).items()}
 
 
 def _read_snapshot(path: Path, run: str) -> Snapshot:
-    what = f"spectrum snapshot of {run}"
-    z = _load_npz(path, what=what, fix=_SNAPSHOT_FIX)
-    missing = [k for k in ("eigenvalues", "info") if k not in z]
-    if missing:
-        raise files.DamagedFile(path, f"lacks the arrays {', '.join(map(repr, missing))} of a {what}", _SNAPSHOT_FIX)
+    z = _load_npz(path, f"spectrum snapshot of {run}")
     try:
         info = json.loads(str(z["info"]))
-        kw = {k: info[k] for k in _SNAPSHOT_INFO}
+        return Snapshot(run=run, eigenvalues=z["eigenvalues"].astype(np.float64), **{k: info[k] for k in _SNAPSHOT_INFO})
     except (json.JSONDecodeError, TypeError, KeyError):
-        raise files.DamagedFile(path, f"holds a damaged 'info' record (not the JSON of a {what})",
-                                _SNAPSHOT_FIX) from None
-    return Snapshot(run=run, eigenvalues=np.asarray(z["eigenvalues"], dtype=np.float64), **kw)
-
-
-def _read_curve(path: Path, run: str) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in _load_npz(path, what=f"rank-against-N curve of {run}",
-                                                    fix=_CURVE_FIX).items()}
-
-
-def _meta_fix(folder: Path) -> str:
-    return (f"move {folder} aside (or delete it) and rerun with the same settings and --out {folder}: the finished "
-            f"training in its work folder ({folder.name}_work by default) is reused when its settings match")
+        raise files.DamagedFile(path, f"lacks the arrays or the 'info' record of a snapshot of {run}", _FIX) from None
 
 
 def _read_meta(folder: Path) -> tuple[dict[str, Any], Protocol]:
     """``meta.json`` of an artifact folder and its protocol; a damaged one raises :class:`vdlib.files.DamagedFile`."""
-    path = folder / "meta.json"
-    fix = _meta_fix(folder)
+    path, fix = folder / "meta.json", (f"move {folder} aside (or delete it) and rerun with the same settings: the "
+                                       "training checkpoints in its work folder are reused when their settings match")
     meta = files.load_json(path, what="spectrum run's metadata", fix=fix, keys=("format", "protocol"))
-    if meta["format"] != ARTIFACT_FORMAT:
-        raise files.DamagedFile(path, f"is not a {ARTIFACT_FORMAT} artifact (format {meta['format']!r})", fix)
     try:
+        if meta["format"] != ARTIFACT_FORMAT:
+            raise ValueError(f"format {meta['format']!r}, not {ARTIFACT_FORMAT!r}")
         p = Protocol.from_dict(meta["protocol"])
     except (TypeError, ValueError, AttributeError) as err:
         raise files.DamagedFile(path, f"holds a damaged protocol ({err})", fix) from None
-    if p.threads is None:  # written before the count was recorded: the command may name it
-        p = dataclasses.replace(p, threads=_threads_in_command(meta.get("command")))
-    return meta, p
-
-
-def _threads_in_command(command) -> int | None:
-    """N of ``--threads N`` (or ``--threads=N``) in a recorded command line, else None."""
-    words = str(command or "").replace("=", " ").split()
-    for a, b in zip(words, words[1:]):
-        if a == "--threads" and b.isdigit() and int(b) >= 1:
-            return int(b)
-    return None
+    m = re.search(r"--threads[= ](\d+)", str(meta.get("command")))  # older records: the count of their command
+    return meta, p if p.threads is not None or m is None else dataclasses.replace(p, threads=int(m.group(1)))
 
 
 def _write_snapshot(path: Path, s: Snapshot) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = {k: getattr(s, k) for k in ("epoch", "fraction", "trace", "n_samples", "dim", "route", "seconds",
-                                       "train_error", "test_error")}
+    info = {k: getattr(s, k) for k in _SNAPSHOT_INFO}
     files.save_npz(path, eigenvalues=np.asarray(s.eigenvalues, dtype=np.float64), info=np.array(json.dumps(info)))
 
 
@@ -554,8 +508,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         not recomputed, and training continues from its checkpoints. Temporary files a killed run left in
         ``out`` and ``work`` are removed first.
     num_threads : int, optional
-        Replaces ``p.threads`` (recorded as such); default: ``p.threads`` (1 unless set). Torch and BLAS
-        run with that many CPU threads during the call (restored afterwards).
+        Replaces ``p.threads`` (CPU threads of torch and BLAS during the call, recorded; default 1).
     data_root : path, optional
         Where to look for MNIST / Fashion-MNIST / CIFAR first.
     verbose : bool
@@ -564,8 +517,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     Runs whose data are not available (CIFAR) are skipped and listed in ``meta["skipped"]`` with the reason.
     Under the ``full`` profile with ``dataset="auto"``, a machine that has neither MNIST nor Fashion-MNIST
     (only the bundled 10,000 digits) raises :class:`vdlib.deep.data.DataNotFoundError` before anything runs.
-    While it writes, the call holds ``out``'s :class:`vdlib.lifecycle.RunLock` (another process writing
-    there raises :class:`vdlib.lifecycle.FolderInUse`).
+    ``out`` is locked while it is written (:class:`vdlib.lifecycle.RunLock`; in use: ``FolderInUse``).
     """
     from ..config import current, select_device, torch_threads
 
@@ -578,8 +530,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     if num_threads is not None:
         p = dataclasses.replace(p, threads=checks.integer(num_threads, "num_threads"))
     if p.threads is None:
-        raise ValueError("p.threads is None (the count of a record that did not note it): pass threads=N to "
-                         "protocol(...) or num_threads=N; results depend on it")
+        raise ValueError("p.threads is None (a record's unknown count): pass threads=N to protocol(), or num_threads=N")
     progress = current().show_progress if progress is None else bool(progress)
     with torch_threads(p.threads):
         if work is None and out is None:
@@ -588,9 +539,7 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
         folder = Path(out) if out is not None else None
         if work is None:
             work = folder.parent / f"{folder.name}_work"
-        if folder is None:
-            return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
-        with RunLock(folder, what="vdlib.experiments spectrum"):
+        with RunLock(folder, what="vdlib.experiments spectrum") if folder is not None else contextlib.nullcontext():
             return _run(p, folder, Path(work), resume, progress, dev, data_root, verbose, command)
 
 
@@ -599,6 +548,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
 
     from ..deep import models as M
     from ..deep import train as T
+    from ..deep.data import augment
     from ..deep.noise_spectrum import diffusion_spectrum, rank_vs_n
     from ..deep.persample import per_sample_gradient_chunks, per_sample_gradients
 
@@ -618,23 +568,17 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 diffs = [k for k, v in p.as_dict().items() if k != "threads" and old["protocol"].get(k) != v]
                 raise ValueError(f"cannot resume {folder}: its protocol differs in {', '.join(diffs)}; pass the "
                                  "same settings, or use another folder")
-            if old_p.threads is not None and old_p.threads != p.threads:
-                raise ValueError(
-                    f"cannot resume {folder}: it was started with --threads {old_p.threads} and this call asks for "
-                    f"--threads {p.threads}; results depend on the thread count (torch's and BLAS's rounding "
-                    "differ, and training amplifies it), so the resumed run would mix two runs. Pass --threads "
-                    f"{old_p.threads} (threads={old_p.threads}), or use a fresh --out")
+            if old_p.threads not in (None, p.threads):
+                raise ValueError(f"cannot resume {folder}: it was started with --threads {old_p.threads} and this "
+                                 f"call asks for --threads {p.threads}; results depend on the thread count, so the "
+                                 f"resumed run would mix two runs. Pass --threads {old_p.threads}, or use a fresh --out")
             if old_p.threads is None:
-                meta["threads_note"] = (f"the part written before a resume with --threads {p.threads} did not "
-                                        "record its thread count")
-                log(f"note: {meta['threads_note']}", verbose)
+                meta["threads_note"] = f"the part before a resume with --threads {p.threads} did not record its count"
             for k in ("data", "training", "seconds"):
                 meta[k].update(old.get(k, {}))
             meta["started"] = old.get("started", meta["started"])
-        if resume:  # what a killed writer left half-written
-            for place in (folder, work):
-                for stale in files.remove_stale_temporaries(place):
-                    log(f"removed {stale} (a temporary file of an interrupted run)", verbose)
+        for stale in [*files.remove_stale_temporaries(folder), *files.remove_stale_temporaries(work)] if resume else []:
+            log(f"removed {stale}, a temporary file of an interrupted run", verbose)
         folder.mkdir(parents=True, exist_ok=True)
     elif resume:
         raise ValueError("resume=True needs out=<the run's folder>")
@@ -679,19 +623,13 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 "recipe": {k: v for k, v in rec.items() if k != "checkpoint_epochs"} | {"seed": p.seed},
                 "final_sgd_error": hist[-1]["sgd_error"], "final_test_error": hist[-1]["test_error"],
                 "epoch_seconds": [h["seconds"] for h in hist],
-                # the count the network was trained with (None: not recorded); it differs from the protocol's
-                # only when finished checkpoints are reused with another --threads
                 "threads": T.load_checkpoint(T.latest_checkpoint(ckdir))["settings"].get("num_threads"),
                 "seconds_this_call": time.perf_counter() - t0}
             save_meta()
             log(f"{run_name}: trained; test error {hist[-1]['test_error']:.4f}", verbose)
         hist = trained[train_as]
-        Xs, Ys = X, Y
-        if p.n_spectrum is not None and p.n_spectrum < len(Y):
-            Xs, Ys = X[:p.n_spectrum], Y[:p.n_spectrum]
+        Xs, Ys = (X[:p.n_spectrum], Y[:p.n_spectrum]) if p.n_spectrum is not None else (X, Y)
         if spec["augment"]:
-            from ..deep.data import augment
-
             Xs = augment(Xs, p.augment_seed)
         snapshots[run_name] = []
         for e in snaps:
@@ -704,8 +642,7 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
                 model.to(dev)
                 t0 = time.perf_counter()
                 log(f"{run_name}: epoch {e}: D from {len(Ys)} per-sample gradients (route {p.route})", verbose)
-                chunks = per_sample_gradient_chunks(model, loss_fn, Xs.to(dev), Ys.to(dev),
-                                                    progress=progress)
+                chunks = per_sample_gradient_chunks(model, loss_fn, Xs.to(dev), Ys.to(dev), progress=progress)
                 sp = diffusion_spectrum(chunks, route=p.route, gemm_dtype=p.gemm_dtype)
                 row = hist[e - 1] if len(hist) >= e else {}
                 s = Snapshot(run=run_name, epoch=e, fraction=e / epochs, eigenvalues=sp.eigenvalues,
@@ -726,25 +663,18 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
         elif p.rank_vs_n:
             cpath = folder / run_name / "rank_vs_n.npz" if folder is not None else None
             if cpath is not None and cpath.exists():
-                curves[run_name] = _read_curve(cpath, run_name)
+                curves[run_name] = _load_npz(cpath, f"rank-against-N curve of {run_name}")
             else:
                 t0 = time.perf_counter()
                 ns = [n for n in p.rank_vs_n if n <= len(Y)]
-                nmax = max(ns)
-                idx = torch.from_numpy(np.random.default_rng(p.seed + 1).permutation(len(Y))[:nmax])
-                Xn = X[idx]
-                if spec["augment"]:
-                    from ..deep.data import augment
-
-                    Xn = augment(Xn, p.augment_seed)
+                idx = torch.from_numpy(np.random.default_rng(p.seed + 1).permutation(len(Y))[:max(ns)])
+                Xn = augment(X[idx], p.augment_seed) if spec["augment"] else X[idx]
                 _load_trained(ckdir, snaps[-1], model)
                 model.to(dev)
-                G = per_sample_gradients(model, loss_fn, Xn.to(dev), Y[idx].to(dev)).cpu().numpy()
-                cur = rank_vs_n(G, ns, gemm_dtype=p.gemm_dtype)
-                del G
-                curves[run_name] = {("rank_paper" if k == "paper" else
-                                     (f"rank@{k:g}" if not isinstance(k, str) else k)): np.asarray(v)
-                                    for k, v in cur.items()}
+                cur = rank_vs_n(per_sample_gradients(model, loss_fn, Xn.to(dev), Y[idx].to(dev)).cpu().numpy(), ns,
+                                gemm_dtype=p.gemm_dtype)  # the N×d gradients are freed on return
+                curves[run_name] = {"rank_paper" if k == "paper" else k if isinstance(k, str) else f"rank@{k:g}":
+                                    np.asarray(v) for k, v in cur.items()}
                 curves[run_name]["epoch"] = np.array(snaps[-1])
                 meta["seconds"][f"{run_name}/rank_vs_n"] = time.perf_counter() - t0
                 if cpath is not None:
@@ -758,15 +688,13 @@ def _run(p, folder, work, resume, progress, dev, data_root, verbose, command) ->
 
 def _load_trained(ckdir: Path, epoch: int, model) -> None:
     """Load the training checkpoint of ``epoch`` into ``model``; a missing or damaged one says what to delete."""
-    from ..deep import train as T
+    from ..deep.train import load_checkpoint
 
-    path = ckdir / f"epoch_{epoch:04d}.pt"
-    fix = (f"delete it, the later epoch_NNNN.pt files and last.pt in {ckdir}, then rerun with --resume: training "
-           "restarts from the newest checkpoint left and, with the same settings and --threads, writes the same "
-           "file again")
+    path, fix = ckdir / f"epoch_{epoch:04d}.pt", (f"delete it, the later epoch_NNNN.pt files and last.pt in {ckdir}, "
+                                                  "then rerun with --resume: training restarts from the newest left")
     if not path.exists():
         raise files.DamagedFile(path, "is missing (the training checkpoint of this snapshot)", fix)
-    T.load_checkpoint(path, model, fix=fix)
+    load_checkpoint(path, model, fix=fix)
 
 
 def load(out) -> SpectrumResult:
@@ -777,8 +705,7 @@ def load(out) -> SpectrumResult:
     (``--threads N``), else None.
     """
     folder = Path(out)
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
+    if not (folder / "meta.json").is_file():
         raise FileNotFoundError(f"no spectrum artifact in {folder} (meta.json missing): create it with "
                                 f"`python -m vdlib.experiments spectrum --profile full --out {folder}`")
     meta, p = _read_meta(folder)
@@ -789,24 +716,20 @@ def load(out) -> SpectrumResult:
             snapshots[run_name] = [_read_snapshot(f, run_name) for f in found]
         c = folder / run_name / "rank_vs_n.npz"
         if c.exists():
-            curves[run_name] = _read_curve(c, run_name)
+            curves[run_name] = _load_npz(c, f"rank-against-N curve of {run_name}")
     return SpectrumResult(protocol=p, snapshots=snapshots, rank_vs_n=curves, meta=meta, folder=folder)
 
 
 # --------------------------------------------------------------------------------------------------
 # command line
 # --------------------------------------------------------------------------------------------------
-def _count(minimum: int, maximum: int | None = None, what: str = "a count"):
+def _count(minimum: int, maximum: int = 2**63, what: str = "a count"):
     """An argparse ``type``: a whole number in [minimum, maximum]; anything else exits 2 saying what to pass."""
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum or (maximum is not None and value > maximum):
-            bound = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+        if not re.fullmatch(r"[+-]?\d+", text.strip()) or not minimum <= int(text) <= maximum:
+            bound = f"from {minimum} to {maximum}" if maximum < 2**63 else f"≥ {minimum}"
             raise argparse.ArgumentTypeError(f"got {text!r}: pass a whole number {bound} ({what})")
-        return value
+        return int(text)
     return parse
 
 
@@ -821,26 +744,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--work", default=None,
                         help="folder for training checkpoints (default: <out>_work)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out (finished pieces are kept)")
-    parser.add_argument("--n-train", type=_count(2, what="training examples, at most the training split's"),
-                        default=None, help="training examples, 2 to the training split's size (profile default; "
-                                           "full: all)")
-    parser.add_argument("--n-spectrum", type=_count(2, what="examples forming D, at most --n-train"), default=None,
+    parser.add_argument("--n-train", type=_count(2, what="at most the training split's size"),
+                        help="training examples, 2 to the split's size (profile default; full: all)")
+    parser.add_argument("--n-spectrum", type=_count(2, what="at most --n-train"),
                         help="examples forming D, 2 to --n-train (profile default; full: all)")
-    parser.add_argument("--epochs", type=_count(1, what="training epochs"), default=None,
-                        help="training epochs, ≥ 1 (default: the recipe's)")
+    parser.add_argument("--epochs", type=_count(1, what="epochs"), help="training epochs (default: the recipe's)")
     parser.add_argument("--route", choices=("auto", "dxd", "gram"), default=None)
     parser.add_argument("--gemm-dtype", choices=("float64", "float32"), default=None)
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="data of the MNIST nets (default auto: MNIST, else Fashion-MNIST, else the 10,000 "
                              "digits bundled with vdlib; the full profile uses those only when named: mnist-10k)")
     parser.add_argument("--data-root", default=None, help="folder with MNIST / CIFAR files (else $VDLIB_DATA)")
-    parser.add_argument("--seed", type=_count(0, 2**32 - 1, "the seed"), default=None,
-                        help="seed, 0 to 2^32-1 (default 42, the paper's)")
-    parser.add_argument("--threads", type=_count(1, 1024, "CPU threads"), default=None,
-                        help="CPU threads for torch and BLAS (default 1, recorded in meta.json; a resume must use "
-                             "the run's count). Results are bitwise reproducible only for the same thread count, "
-                             "torch/BLAS build and CPU, not across machines or thread counts; 2 is faster on an "
-                             "idle 2-core machine but gives another (equally valid) run")
+    parser.add_argument("--seed", type=_count(0, 2**32 - 1, "the seed"), help="seed (default 42, the paper's)")
+    parser.add_argument("--threads", type=_count(1, 1024, "CPU threads"),
+                        help="CPU threads for torch and BLAS (default 1; recorded, and a resume must use the run's). "
+                             "Results are bitwise reproducible only for the same thread count, torch/BLAS build and "
+                             "CPU, not across machines or thread counts")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
 
@@ -866,22 +785,16 @@ def main(args: argparse.Namespace) -> int:
         res = run(p, out=out, work=work, resume=args.resume, progress=args.progress, device=args.device,
                   data_root=args.data_root, verbose=True,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["spectrum"]))
-    except TrainingDiverged as err:
+    except (FileExistsError, ValueError, DataError, FolderInUse, TrainingDiverged) as err:  # DamagedFile: ValueError
         print(f"error: {err}", file=sys.stderr)
-        return 1
-    except (FileExistsError, ValueError, DataError, FolderInUse) as err:  # DamagedFile is a ValueError
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, TrainingDiverged) else 2
     print(res.summary())
     for run_name, info in res.meta["data"].items():
         if info.get("note"):
             print(f"note ({run_name}): {info['note']}")
     print(f"wrote {out} ({res.meta['seconds']['total_this_call']:.0f} s this call)")
-    skipped = list(res.meta["skipped"])
-    if skipped:  # a requested piece is missing: not a success
-        print(f"error: {len(skipped)} requested piece(s) skipped: {', '.join(skipped)} (reasons above). Provide "
-              "what they need (CIFAR: --data-root DIR or $VDLIB_DATA with the dataset's python version, or "
-              "vdlib.deep.data.fetch('cifar10'); rank-against-N sizes: ≤ the training examples), then rerun with "
-              f"--resume --out {out}; the finished pieces are kept", file=sys.stderr)
-        return 1
-    return 0
+    if res.meta["skipped"]:  # a requested piece is missing: not a success
+        print(f"error: skipped: {', '.join(res.meta['skipped'])} (reasons above). Provide what they need (CIFAR: "
+              "--data-root DIR or $VDLIB_DATA; rank-against-N: sizes ≤ the training examples), then rerun with "
+              f"--resume --out {out}: the finished pieces are kept", file=sys.stderr)
+    return 1 if res.meta["skipped"] else 0
