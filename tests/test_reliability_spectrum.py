@@ -224,7 +224,7 @@ def test_a_data_root_that_is_not_a_folder_is_refused_never_searched_past(tmp_pat
                  lambda: D.available("cifar10", a_file), lambda: D.load("mnist-10k", root=nowhere)):
         with pytest.raises(D.DataNotFoundError, match="does not exist|is a file, not a folder"):
             call()
-    assert not (tmp_path / "o" / "meta.json").exists()
+    assert not (tmp_path / "o").exists()  # refused before anything was written
 
 
 def test_more_training_images_than_the_split_holds_are_refused(tmp_path, capsys):

@@ -41,11 +41,9 @@ No per-sample gradients and no d×d matrices. The full-profile result the book s
 package data (``vdlib/results/spectrum/full``); the chapters find it, or a run of your own in
 ``artifacts/spectrum/full``, with :func:`vdlib.results.committed_result`.
 
-Command line::
+Command line (exit status 1 when a requested piece was skipped or training diverged, 2 for bad input)::
 
     python -m vdlib.experiments spectrum --profile full [--runs small-fc,small-lenet] [--out DIR] [--resume]
-
-Exit status 1 when a requested piece was skipped or training diverged; 2 for bad input or damaged files.
 
 Python::
 
@@ -176,8 +174,8 @@ class Protocol:
             raise ValueError(f"gemm_dtype must be 'float64' or 'float32', got {self.gemm_dtype!r}")
         for n in self.rank_vs_n:
             checks.integer(n, "rank_vs_n size", minimum=2)
-        checks.integer(self.seed, "seed", minimum=0), checks.integer(self.augment_seed, "augment_seed", minimum=0)
-        _ = self.threads is None or checks.integer(self.threads, "threads")
+        for name in ("seed", "augment_seed") + (("threads",) if self.threads is not None else ()):  # None: unknown
+            checks.integer(getattr(self, name), name, minimum=1 if name == "threads" else 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -520,10 +518,12 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, work
     ``out`` is locked while it is written (:class:`vdlib.lifecycle.RunLock`; in use: ``FolderInUse``).
     """
     from ..config import current, select_device, torch_threads
+    from ..deep.data import check_root
 
     p = protocol(profile) if p is None else p
     if not isinstance(p, Protocol):
         raise TypeError("p must be a Protocol (vdlib.experiments.spectrum.protocol(...))")
+    check_root(data_root)  # before anything is written
     if any(RUNS[r]["data"] == "mnist" for r in p.runs):
         refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "spectrum")
     dev = select_device(device)

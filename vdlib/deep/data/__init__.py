@@ -8,7 +8,7 @@ read (path and kind), so every chapter can print where its data came from::
 
 Where data are looked for, in this order (the first complete copy wins):
 
-1. ``root=`` (the folder you pass);
+1. ``root=`` (the folder you pass; one that does not exist or is a file is refused, :func:`check_root`);
 2. every folder in ``$VDLIB_DATA`` (``os.pathsep``-separated);
 3. vdlib's download folder, ``$XDG_CACHE_HOME/vdlib/data`` (default ``~/.cache/vdlib/data``);
 4. Keras' cache, ``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``);
@@ -61,7 +61,7 @@ module          what is there
                 :class:`Dataset`
 ``readers``     IDX, Keras ``mnist.npz`` and CIFAR pickle / ``.tar.gz`` readers and their checks
 ``locate``      the places searched (``root=``, ``$VDLIB_DATA``, caches, Debian), :func:`search_paths`,
-                :func:`available`
+                :func:`available`, :func:`check_root`
 ``bundled``     the bundled MNIST-10k: file, checks, :func:`bundled_split`
 ``download``    :func:`fetch`: verified downloads
 ``loading``     :func:`load`
@@ -78,7 +78,8 @@ from .bundled import BUNDLED_N_TRAIN, bundled_mnist_file, bundled_split
 from .choice import MNIST_FAMILY, mnist_choice, mnist_or_fashion
 from .download import Fetched, fetch
 from .loading import load
-from .locate import available, debian_fashion_dirs, default_download_root, search_paths, system_data_hidden
+from .locate import (available, check_root, debian_fashion_dirs, default_download_root, search_paths,
+                     system_data_hidden)
 from .readers import parse_idx, read_idx
 from .registry import (BUNDLED, ENV_DATA, ENV_IGNORE_SYSTEM, NAMES, REGISTRY, ChecksumError, DataError,
                        DataFormatError, DataNotFoundError, Dataset, DatasetInfo, DownloadError, RemoteFile,
@@ -88,7 +89,7 @@ from .transforms import ZCA, augment, class_subset, downsample, gcn, to_tensors,
 __all__ = [
     "NAMES", "ENV_DATA", "REGISTRY", "Dataset", "DatasetInfo", "RemoteFile", "Fetched", "ZCA",
     "DataError", "DataNotFoundError", "DataFormatError", "DownloadError", "ChecksumError",
-    "canonical_name", "load", "available", "mnist_or_fashion", "fetch", "search_paths", "default_download_root",
+    "canonical_name", "load", "available", "check_root", "mnist_or_fashion", "fetch", "search_paths", "default_download_root",
     "debian_fashion_dirs", "BUNDLED", "BUNDLED_N_TRAIN", "ENV_IGNORE_SYSTEM", "MNIST_FAMILY", "mnist_choice",
     "system_data_hidden", "bundled_mnist_file", "bundled_split",
     "read_idx", "parse_idx", "to_tensors", "downsample", "class_subset", "gcn", "zca_fit", "zca_apply", "augment",
