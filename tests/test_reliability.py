@@ -324,3 +324,39 @@ def test_workers_stop_when_the_parent_of_a_multi_process_run_is_killed(tmp_path,
     # and the folder is free for a resume at once
     with RunLock(out):
         pass
+
+
+# ---------------------------------------------------------------- the steady-state experiment
+def test_steady_state_resume_with_nothing_to_resume_says_so(tmp_path, capsys):
+    code = cli.main(["steady-state", "--profile", "ci", "--out", str(tmp_path / "none"), "--resume", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to resume" in err and "without --resume" in err
+
+
+def test_steady_state_a_damaged_unit_or_manifest_is_named(tmp_path):
+    from vdlib.experiments import steady_state as S
+    from vdlib.experiments.steady_state import runner
+
+    p = S.protocol("ci")
+    s, g = next(iter(p.units()))
+    path = runner.unit_path(tmp_path, s, g)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(os.urandom(400))
+    manifest = tmp_path / runner.UNITS / runner.MANIFEST
+    files.write_json(manifest, {f"{s.name}/{g}": files.sha256(path)})  # the manifest agrees: the file itself is bad
+    with pytest.raises(files.DamagedFile, match=r"is not an \.npz archive.*the unit is run again") as info:
+        runner.unit_is_complete(p, tmp_path, s, g)
+    assert info.value.path == path
+    files.write_json(manifest, {f"{s.name}/{g}": "0" * 64})
+    with pytest.raises(files.DamagedFile, match="does not match its SHA-256"):
+        runner.unit_is_complete(p, tmp_path, s, g)
+    manifest.write_text("{not json")
+    with pytest.raises(files.DamagedFile, match="manifest of finished units"):
+        runner.unit_is_complete(p, tmp_path, s, g)
+
+
+@pytest.mark.parametrize("opt", ["--workers", "--reps", "--chains", "--window"])
+def test_steady_state_counts_must_be_positive(tmp_path, capsys, opt):
+    code = cli.main(["steady-state", "--profile", "ci", "--out", str(tmp_path / "x"), opt, "-1", "--quiet"])
+    assert code == 2 and f"{opt} must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

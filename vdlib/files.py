@@ -196,7 +196,7 @@ def load_npy(path, *, what: str, fix: str, mmap_mode=None):
         raise DamagedFile(path, f"{problem} ({what})", fix) from None
 
 
-def npy_layout(path, *, what: str, fix: str) -> tuple[tuple[int, ...], "np.dtype", int, int]:
+def npy_layout(path, *, what: str, fix: str) -> tuple[tuple[int, ...], object, int, int]:
     """``(shape, dtype, header bytes, expected file size)`` from a ``.npy`` header, without reading the data."""
     import numpy as np
 
@@ -224,6 +224,10 @@ def load_npz(path, *, what: str, fix: str) -> dict:
 
     path = Path(path)
     _missing_or_empty(path, what, fix)
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise DamagedFile(path, f"is not an .npz archive (no archive header: damaged or another kind of file; "
+                                    f"a {what} was expected)", fix)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}

@@ -39,21 +39,33 @@ def add_arguments(parser) -> None:
 
 def main(args) -> int:
     import os
+    import sys
     from pathlib import Path
 
+    from ... import files
     from ...config import current
+    from ...lifecycle import FolderInUse
 
-    if args.summarize:
-        res = summarise(args.summarize, reps=args.reps or 100, workers=args.workers or min(2, os.cpu_count() or 1))
-        for setting, groups in res["units"].items():
-            for g, s in groups.items():
-                print(s["verdict"])
-        return 0
-    p = protocol(args.profile, chains=args.chains, window=args.window, burn_in=args.burn_in, seed=args.seed)
-    out = Path(args.out or f"artifacts/steady_state/{current(args.profile).profile}")
+    for opt in ("workers", "reps", "chains", "window"):
+        value = getattr(args, opt)
+        if value is not None and value < 1:
+            print(f"error: --{opt} must be at least 1, got {value}", file=sys.stderr)
+            return 2
     workers = args.workers or min(2, os.cpu_count() or 1)
-    run(p, out, workers=workers, resume=args.resume, verbose=not args.quiet)
-    res = summarise(out, reps=args.reps or (100 if p.profile == "full" else 40), workers=workers)
+    try:
+        if args.summarize:
+            res = summarise(args.summarize, reps=args.reps or 100, workers=workers)
+            for setting, groups in res["units"].items():
+                for g, s in groups.items():
+                    print(s["verdict"])
+            return 0
+        p = protocol(args.profile, chains=args.chains, window=args.window, burn_in=args.burn_in, seed=args.seed)
+        out = Path(args.out or f"artifacts/steady_state/{current(args.profile).profile}")
+        run(p, out, workers=workers, resume=args.resume, verbose=not args.quiet)
+        res = summarise(out, reps=args.reps or (100 if p.profile == "full" else 40), workers=workers)
+    except (FileExistsError, FileNotFoundError, TypeError, ValueError, FolderInUse, files.DamagedFile) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     for setting, groups in res["units"].items():
         for g, s in groups.items():
             print(s["verdict"])

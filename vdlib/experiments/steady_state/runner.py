@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ... import files
+from ...lifecycle import RunLock
 from ...deep import chains as ch
 from .protocol import FORMAT, GROUPS, Setting, SteadyProtocol, chain_seeds, seed_for
 
@@ -92,7 +93,7 @@ def ensure_starts(p: SteadyProtocol, out: Path, X, y, verbose: bool = False) -> 
     for bn in sorted(need):
         path = _start_path(out, bn)
         if path.is_file():
-            saved = torch.load(path, weights_only=True)
+            saved = files.load_torch(path, what="common start of the steady-state runs", fix="delete it and resume (--resume): the common start is computed again, bit for bit")
             if saved.get("protocol") != json.dumps(p.as_dict(), sort_keys=True):
                 raise ValueError(f"{path} was written by another protocol: use a fresh --out folder")
             continue
@@ -106,7 +107,8 @@ def ensure_starts(p: SteadyProtocol, out: Path, X, y, verbose: bool = False) -> 
 
 
 def load_start(out: Path, batchnorm: bool) -> dict[str, Any]:
-    return torch.load(_start_path(Path(out), batchnorm), weights_only=True)
+    return files.load_torch(_start_path(Path(out), batchnorm), what="common start of the steady-state runs",
+                            fix="delete it and resume (--resume): the common start is computed again, bit for bit")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -223,7 +225,10 @@ def run_unit(p: SteadyProtocol, s: Setting, group: str, X, y, start: dict[str, A
 
 def _read_manifest(out: Path) -> dict[str, str]:
     path = Path(out) / UNITS / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    return files.load_json(path, what="manifest of finished units",
+                           fix="delete it and resume (--resume): units without a manifest entry are run again")
 
 
 def unit_is_complete(p: SteadyProtocol, out: Path, s: Setting, group: str) -> bool:
@@ -234,17 +239,22 @@ def unit_is_complete(p: SteadyProtocol, out: Path, s: Setting, group: str) -> bo
     if not path.is_file() or key not in manifest:  # never finished, or killed before the manifest was written
         return False
     if manifest[key] != files.sha256(path):
-        raise ValueError(f"{path} does not match its SHA-256 in {Path(out) / UNITS / MANIFEST} (a damaged or "
-                         "foreign file): delete it and resume, and the unit is run again")
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
+        raise files.DamagedFile(path, f"does not match its SHA-256 in {Path(out) / UNITS / MANIFEST} (a damaged or "
+                                "foreign file)", "delete it and resume (--resume): the unit is run again")
+    meta = json.loads(str(_load_unit_file(path)["meta"]))
     if meta["protocol"] != json.loads(json.dumps(p.as_dict())):
         raise ValueError(f"{path} was run with another protocol: use a fresh --out folder")
     return True
 
 
 def _worker(args) -> tuple[str, float]:
+    import multiprocessing
+
     p_dict, setting, group, out, threads = args
+    if multiprocessing.parent_process() is not None:  # a pool worker: stop if the run's process is killed
+        from ...lifecycle import watch_parent
+
+        watch_parent()
     torch.set_num_threads(threads)
     p = SteadyProtocol.from_dict(p_dict)
     s = next(x for x in p.settings if x.name == setting)
@@ -271,10 +281,22 @@ def run(p: SteadyProtocol, out, *, workers: int = 1, resume: bool = False, stop_
     many units (a killed run, for the tests).
     """
     out = Path(out)
+    with RunLock(out, what="steady-state"):
+        return _run_units(p, out, workers=workers, resume=resume, stop_after=stop_after, verbose=verbose)
+
+
+def _run_units(p: SteadyProtocol, out: Path, *, workers: int, resume: bool, stop_after: int | None,
+               verbose: bool) -> Path:
     meta_path = out / "protocol.json"
+    if resume and not meta_path.is_file():
+        raise FileNotFoundError(f"nothing to resume in {out}: it holds no steady-state run (protocol.json missing); "
+                                "run without --resume to start one there")
+    if resume:
+        files.remove_stale_temporaries(out)  # left by a killed writer; this process holds the run lock
+        old = files.load_json(meta_path, what="steady-state protocol", fix="use a fresh --out folder")
     if meta_path.is_file() and not resume:
         raise FileExistsError(f"{out} already holds a run: pass resume=True (--resume) to continue it, or a fresh folder")
-    if meta_path.is_file() and json.loads(meta_path.read_text()) != json.loads(json.dumps(p.as_dict())):
+    if resume and old != json.loads(json.dumps(p.as_dict())):
         raise ValueError(f"{out} holds a run of another protocol: use a fresh folder")
     out.mkdir(parents=True, exist_ok=True)
     files.write_json(meta_path, p.as_dict())
@@ -319,7 +341,15 @@ def load_unit(out, s: Setting | str, group: str) -> dict[str, Any]:
     path = Path(out) / UNITS / name / f"{group}.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run (or resume) the steady-state experiment first")
-    with np.load(path) as z:
-        d = {k: z[k] for k in z.files}
+    d = _load_unit_file(path)
     d["meta"] = json.loads(str(d["meta"]))
+    return d
+
+
+def _load_unit_file(path: Path) -> dict[str, np.ndarray]:
+    d = files.load_npz(path, what="finished steady-state unit",
+                       fix="delete it and resume (--resume): the unit is run again")
+    if "meta" not in d:
+        raise files.DamagedFile(path, "has no 'meta' entry: it is not a steady-state unit",
+                                "delete it and resume (--resume): the unit is run again")
     return d
