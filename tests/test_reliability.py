@@ -360,3 +360,25 @@ def test_steady_state_counts_must_be_positive(tmp_path, capsys, opt):
     code = cli.main(["steady-state", "--profile", "ci", "--out", str(tmp_path / "x"), opt, "-1", "--quiet"])
     assert code == 2 and f"{opt} must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_loading_a_run_with_a_damaged_record_names_it(run_copy):
+    from vdlib.experiments import trajectory as T
+
+    path = run_copy / "sgd" / "grad_norm.npy"
+    with open(path, "r+b") as fh:
+        fh.truncate(path.stat().st_size - 8)
+    with pytest.raises(files.DamagedFile, match="truncated or padded") as info:
+        T.load(run_copy)
+    assert info.value.path == path
+
+
+def test_a_damaged_summary_is_named(finished, tmp_path, capsys):
+    from vdlib.experiments import trajectory as T
+
+    out = tmp_path / "summary"
+    assert cli.main(["trajectory", "--summarize", str(finished), "--summary-out", str(out)]) == 0
+    T.load_summary(out)
+    (out / "summary.npz").write_bytes(b"PK\x03\x04 but nothing more")
+    with pytest.raises(files.DamagedFile, match="truncated or not an .npz archive.*--summarize"):
+        T.load_summary(out)

@@ -2,7 +2,6 @@
 scalars; memory-mapped in a folder), :func:`open_record`, and :class:`TrajectoryDiverged`."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,10 +102,18 @@ def open_record(folder, epochs_done: int | None = None) -> Record:
     meta_path = folder / "record.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"no recorded chains in {folder} (record.json missing): run the experiment first")
-    meta = json.loads(meta_path.read_text())
+    from ... import files
+
+    fix = f"the group's records cannot be read: rerun the experiment into a fresh folder (this one: {folder.parent})"
+    meta = files.load_json(meta_path, what="record description", fix=fix, keys=("settings", "epochs_done"))
     arrays = {}
     for k in ("weights", *_SERIES, *_STEP_SERIES, "grad", "dtheta"):
         p = folder / f"{k}.npy"
-        arrays[k] = np.load(p, mmap_mode="r") if p.is_file() else None
+        if p.is_file():
+            *_, need = files.npy_layout(p, what=f"record array ({k})", fix=fix)
+            if p.stat().st_size != need:
+                raise files.DamagedFile(p, f"is truncated or padded: {p.stat().st_size:,} bytes, its header "
+                                        f"needs {need:,}", fix)
+        arrays[k] = files.load_npy(p, what=f"record array ({k})", fix=fix, mmap_mode="r") if p.is_file() else None
     done = meta["epochs_done"] if epochs_done is None else epochs_done
     return Record(**arrays, settings=meta["settings"], epochs_done=int(done))

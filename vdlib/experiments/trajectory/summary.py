@@ -2,7 +2,6 @@
 plot (computed by :func:`vdlib.analysis.summaries.group_summary`), written as ``summary.npz`` + ``meta.json``."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,9 +192,10 @@ def load_summary(folder) -> TrajectorySummary:
     if not (folder / "summary.npz").is_file() or not (folder / "meta.json").is_file():
         raise FileNotFoundError(f"no trajectory summary in {folder}: create it with "
                                 "`python -m vdlib.experiments trajectory --summarize ARTIFACT_FOLDER`")
-    meta = json.loads((folder / "meta.json").read_text())
-    if meta.get("format") != SUMMARY_FORMAT:
-        raise ValueError(f"{folder / 'meta.json'} is not a {SUMMARY_FORMAT} summary")
-    with np.load(folder / "summary.npz") as z:
-        arrays = {k: z[k] for k in z.files}
+    fix = ("recreate the summary with `python -m vdlib.experiments trajectory --summarize ARTIFACT_FOLDER "
+           f"--summary-out {folder}`")
+    meta = files.load_json(folder / "meta.json", what="trajectory summary's metadata", fix=fix, keys=("format",))
+    if meta["format"] != SUMMARY_FORMAT:
+        raise files.DamagedFile(folder / "meta.json", f"is not a {SUMMARY_FORMAT} summary", fix)
+    arrays = files.load_npz(folder / "summary.npz", what="trajectory summary", fix=fix)
     return TrajectorySummary(arrays=arrays, meta=meta, folder=folder)
