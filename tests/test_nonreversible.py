@@ -109,6 +109,18 @@ def test_euler_stationary_covariance_converges_and_refuses_unstable_steps():
     assert nr.stability_limit(A, 10 * J) < nr.stability_limit(A)
 
 
+def test_step_for_bias_inverts_the_covariance_bias():
+    A = np.array([[3.0, 1.0], [1.0, 1.0]])
+    J = np.array([[0.0, 2.0], [-2.0, 0.0]])
+    target = nr.covariance_bias(A, None, 0.05)
+    h = nr.step_for_bias(A, J, target)
+    assert nr.covariance_bias(A, J, h) == pytest.approx(target, rel=1e-8)
+    assert h < 0.05  # the skew term costs bias: equal bias needs a smaller step
+    assert nr.covariance_bias(A, J, 1e-4) < nr.covariance_bias(A, J, 1e-3) < nr.covariance_bias(A, J, 1e-2)
+    with pytest.raises(ValueError, match="no step"):
+        nr.step_for_bias(A, J, 1e6)
+
+
 # ------------------------------------------------------------------------------------------------
 # the optimal perturbation
 @pytest.mark.parametrize("d", [2, 3, 4, 6, 10])
@@ -175,6 +187,15 @@ def test_sampler_refuses_a_step_beyond_its_stability_limit(post):
     with pytest.raises(ValueError, match=f"stability limit {limit:.4g}"):
         nr.run_langevin(post, [J], h=1.01 * limit, n_steps=10, chains=2, seed=0)
     nr.run_langevin(post, [J], h=0.5 * limit, n_steps=10, chains=2, seed=0)  # below it: runs
+    with pytest.raises(ValueError, match="one per J"):
+        nr.run_langevin(post, [J, J], h=[0.001], n_steps=10, chains=2, seed=0)
+
+
+def test_per_J_steps_equal_separate_runs(post):
+    J = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    both = nr.run_langevin(post, [np.zeros((2, 2)), J], h=[0.01, 0.004], n_steps=50, chains=3, seed=4)
+    alone = nr.run_langevin(post, [J], h=0.004, n_steps=50, chains=3, seed=4)
+    assert np.allclose(both.theta[1], alone.theta[0])
 
 
 def test_bad_inputs_are_named():

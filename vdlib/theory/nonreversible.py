@@ -12,7 +12,8 @@ an Ornstein–Uhlenbeck process with drift matrix B = (I + J)A and invariant law
   Nier & Pavliotis (2013) of a J for which every eigenvalue of (I + J)A has real part Tr(A)/d;
   :func:`optimize_gap` — the same optimum found by brute-force numerical search (d = 2, 3);
 * :func:`euler_stationary_covariance`, :func:`stability_limit` — the Euler chain's own stationary
-  covariance (the discretisation bias) and its largest stable step;
+  covariance (the discretisation bias) and its largest stable step; :func:`covariance_bias` and
+  :func:`step_for_bias` — that bias as one number, and the step that gives a chosen bias;
 * :func:`simulate_ou_time_averages` — seeded Euler–Maruyama chains reduced to time averages;
 * the symbolic checks :func:`fp_stationary_residual`, :func:`gap_2d_symbolic`,
   :func:`linear_variance_2d_symbolic`;
@@ -38,6 +39,7 @@ from . import linear
 __all__ = [
     "drift_matrix", "spectral_gap", "asymptotic_variance", "antisymmetric_from_params", "equal_diagonal_basis",
     "optimal_nonreversible_J", "GapOptimum", "optimize_gap", "euler_stationary_covariance", "stability_limit",
+    "covariance_bias", "step_for_bias",
     "TimeAverages", "simulate_ou_time_averages", "fp_stationary_residual", "gap_2d_symbolic",
     "linear_variance_2d_symbolic", "make_logistic_data", "LogisticPosterior", "posterior_moments_2d",
     "LangevinRun", "run_langevin",
@@ -154,6 +156,32 @@ def euler_stationary_covariance(A, J=None, h=0.01, gradient_noise=None) -> np.nd
         Q = Q + h * h * G @ V @ G.T
     S = scipy.linalg.solve_discrete_lyapunov(F, Q)
     return (S + S.T) / 2
+
+
+def covariance_bias(A, J=None, h=0.01, gradient_noise=None) -> float:
+    """‖Σ_h − A⁻¹‖_F / ‖A⁻¹‖_F: the relative stationary-covariance error of the Euler chain (linear model)."""
+    A = _spd(A)
+    Ainv = np.linalg.inv(A)
+    S = euler_stationary_covariance(A, J, h, gradient_noise)
+    return float(np.linalg.norm(S - Ainv) / np.linalg.norm(Ainv))
+
+
+def step_for_bias(A, J, target: float, gradient_noise=None) -> float:
+    """The step h at which :func:`covariance_bias` equals ``target`` (the bias grows with h up to the limit).
+
+    Raises if even steps near the stability limit stay below ``target`` or the smallest tried exceed it.
+    """
+    target = checks.positive(target, "target")
+    limit = stability_limit(A, J)
+    lo, hi = 1e-8 * limit, 0.999 * limit
+
+    def gap(h):
+        return covariance_bias(A, J, h, gradient_noise) - target
+
+    if gap(lo) > 0 or gap(hi) < 0:
+        raise ValueError(f"no step in (0, {limit:.4g}) gives a covariance bias of {target:.3g}: the bias ranges "
+                         f"from {gap(lo) + target:.3g} to {gap(hi) + target:.3g}")
+    return float(scipy.optimize.brentq(gap, lo, hi, xtol=1e-14 * limit))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -462,29 +490,29 @@ def posterior_moments_2d(post: LogisticPosterior, grid: int = 401, width: float 
 
 @dataclass
 class LangevinRun:
-    """Samples ``theta`` (len(Js), chains, kept, d) of the discretised dynamics, one block per J.
+    """Samples ``theta`` (len(Js), chains, kept, d) of the discretised dynamics, one block per J; ``h`` the steps.
 
     ``grads_per_step`` is the cost of one step in full-gradient evaluations (b/N for SGLD, 1 otherwise).
     """
 
     theta: np.ndarray
-    h: float
+    h: np.ndarray
     batch: int | None
     grads_per_step: float
     limits: np.ndarray
     seed: int
 
 
-def run_langevin(post: LogisticPosterior, Js, h: float, n_steps: int, chains: int, seed: int,
+def run_langevin(post: LogisticPosterior, Js, h, n_steps: int, chains: int, seed: int,
                  batch: int | None = None, burn_in: int = 0, theta0=None, progress: bool = False) -> LangevinRun:
     """θ_{k+1} = θ_k − h(I + J)g(θ_k) + √(2h)ξ_k for every J in ``Js``, ``chains`` chains each.
 
-    g = ∇U (``batch=None``) or its minibatch estimate (SGLD, batches without replacement). All Js share
-    the noise ξ and the batches (common random numbers; NumPy generator ``seed``). A step size at or beyond
-    the Euler stability limit at the posterior mode (linearised drift (I + J)∇²U) raises a ValueError that
-    gives the limit; a chain that still diverges raises a FloatingPointError.
+    ``h`` is one step for all Js or one per J. g = ∇U (``batch=None``) or its minibatch estimate (SGLD,
+    batches without replacement). All Js share the noise ξ and the batches (common random numbers; NumPy
+    generator ``seed``). A step size at or beyond the Euler stability limit at the posterior mode
+    (linearised drift (I + J)∇²U) raises a ValueError that gives the limit; a chain that still diverges
+    raises a FloatingPointError.
     """
-    h = _step(h)
     n_steps = checks.integer(n_steps, "n_steps", minimum=2)
     chains = checks.integer(chains, "chains")
     burn_in = checks.integer(burn_in, "burn_in", minimum=0)
@@ -492,35 +520,41 @@ def run_langevin(post: LogisticPosterior, Js, h: float, n_steps: int, chains: in
         raise ValueError(f"burn_in ({burn_in}) must be smaller than n_steps ({n_steps})")
     d = post.d
     Js = np.stack([_antisym(J, d) for J in Js])
+    nJ = len(Js)
+    if np.ndim(h) == 0:
+        hs = np.full(nJ, _step(h))
+    elif np.ndim(h) == 1 and len(h) == nJ:
+        hs = np.array([_step(float(v)) for v in h])
+    else:
+        raise ValueError(f"h must be one step size or one per J ({nJ} of them), got {h!r}")
     mode = post.mode()
     H = post.hessian(mode)
     limits = np.array([stability_limit(H, J) for J in Js])
-    bad = np.flatnonzero(h >= limits)
+    bad = np.flatnonzero(hs >= limits)
     if bad.size:
         k = int(bad[0])
-        raise ValueError(f"step size h = {h:.4g} is beyond the Euler stability limit {limits[k]:.4g} of the "
+        raise ValueError(f"step size h = {hs[k]:.4g} is beyond the Euler stability limit {limits[k]:.4g} of the "
                          f"linearised drift (I + J)∇²U at the posterior mode for J number {k} "
                          f"(|J| = {np.linalg.norm(Js[k]):.3g}): the chain diverges or is badly biased; "
                          "use h below that limit or a smaller J")
     if batch is not None:
         batch = checks.batch_size(batch, post.n, replacement=False)
     rng = np.random.default_rng(seed)
-    nJ = len(Js)
     theta = np.tile(mode if theta0 is None else np.asarray(theta0, dtype=float).reshape(d), (nJ, chains, 1))
-    G = np.eye(d)[None] + Js  # (nJ, d, d)
+    G = hs[:, None, None] * (np.eye(d)[None] + Js)  # h(I + J), (nJ, d, d)
     out = np.empty((nJ, chains, n_steps - burn_in, d))
-    amp = np.sqrt(2.0 * h)
+    amp = np.sqrt(2.0 * hs)[:, None, None]
     for k in _progress(range(n_steps), enabled=progress, desc="Langevin", leave=False):
         if batch is None:
             g = post.grad(theta.reshape(-1, d)).reshape(nJ, chains, d)
         else:
-            idx = np.argsort(rng.random((chains, post.n)), axis=1)[:, :batch]
+            idx = np.argpartition(rng.random((chains, post.n)), batch - 1, axis=1)[:, :batch]
             g = post.grad(theta.reshape(-1, d), np.tile(idx, (nJ, 1))).reshape(nJ, chains, d)
         xi = rng.standard_normal((chains, d))
-        theta = theta - h * np.einsum("jab,jcb->jca", G, g) + amp * xi[None]
+        theta = theta - np.einsum("jab,jcb->jca", G, g) + amp * xi[None]
         if k >= burn_in:
             out[:, :, k - burn_in] = theta
     if not np.all(np.isfinite(out)):
-        raise FloatingPointError(f"a Langevin chain diverged at h = {h:.4g}; use a smaller step or J")
-    return LangevinRun(theta=out, h=h, batch=batch, grads_per_step=1.0 if batch is None else batch / post.n,
+        raise FloatingPointError(f"a Langevin chain diverged (steps {np.round(hs, 6)}); use a smaller step or J")
+    return LangevinRun(theta=out, h=hs, batch=batch, grads_per_step=1.0 if batch is None else batch / post.n,
                        limits=limits, seed=seed)
