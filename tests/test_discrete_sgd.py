@@ -192,3 +192,9 @@ def test_svag_factor_must_be_a_positive_integer():
 def test_a_diverging_chain_says_so():
     with pytest.raises(FloatingPointError, match="diverged"):
         ds.simulate_label_noise_sgd([[1.0]], 5.0, 1, 1.0, n_chains=50, n_steps=5000, burn_in=1, seed=0)
+
+
+def test_an_sde_time_that_is_not_a_whole_number_of_steps_is_refused():
+    assert ds.steps_for(6.0, 0.6) == 10 and ds.steps_for(6.0, 0.05 / 8) == 960
+    with pytest.raises(ValueError, match="whole number of steps"):
+        ds.label_noise_second_moment_path(A2, 0.6, 2, 1.0, np.eye(2), 4.0)

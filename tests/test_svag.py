@@ -79,3 +79,9 @@ def test_bad_input_is_a_clear_error(task, kwargs, err, match):
 def test_bad_data_is_a_clear_error():
     with pytest.raises(ValueError, match="tiny_task"):
         svag.svag_run(np.zeros((4, 49)), np.zeros(4), l=1, lr=0.1, batch_size=2, sde_time=1.0, seed=0)
+
+
+def test_an_sde_time_that_is_not_a_whole_number_of_steps_is_refused(task):
+    X, y = task
+    with pytest.raises(ValueError, match="whole number of steps"):
+        svag.svag_run(X, y, l=1, lr=0.6, batch_size=8, sde_time=4.0, seed=0)

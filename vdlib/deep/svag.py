@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checks
-from ..theory.discrete_sgd import svag_weights
+from ..theory.discrete_sgd import steps_for, svag_weights
 from . import data as vdata
 from . import models
 
@@ -71,7 +71,7 @@ def svag_run(X, y, *, model: str = "tiny-fc", l: int, lr: float, batch_size: int
              init_seed: int = 0, progress=None) -> SVAGRun:
     """Train a fresh ``model`` (weights from ``init_seed``) with SVAG(l) for SDE time ``sde_time``.
 
-    ``round(sde_time · l / lr)`` steps of size lr/l; batches of ``batch_size`` drawn with replacement
+    ``sde_time · l / lr`` steps of size lr/l (a whole number, else ValueError); batches of ``batch_size`` drawn with replacement
     from a generator seeded with ``seed``. ``l = 1`` is plain SGD with one batch per step.
 
     Used in: 14_discrete_time_sgd
@@ -82,9 +82,9 @@ def svag_run(X, y, *, model: str = "tiny-fc", l: int, lr: float, batch_size: int
     lr = checks.learning_rate(lr)
     batch_size = checks.batch_size(batch_size, len(y))
     sde_time = checks.positive(sde_time, "sde_time")
-    steps = int(round(sde_time * l / lr))
-    if steps < 1:
+    if sde_time < lr / l:
         raise ValueError(f"sde_time={sde_time} is shorter than one step of lr/l = {lr / l:g}; raise sde_time")
+    steps = steps_for(sde_time, lr / l)
     num_classes = int(y.max()) + 1
     net = models.build(model, num_classes, seed=init_seed, n_inputs=X.shape[1])
     net.train()

@@ -39,11 +39,11 @@ __all__ = [
     "AdditiveForms", "additive_symbolic", "LabelNoiseForms", "label_noise_symbolic",
     "additive_covariance", "label_noise_covariance", "label_noise_stability_limit",
     "ChainEstimate", "simulate_additive_sgd", "simulate_label_noise_sgd",
-    "svag_weights", "label_noise_second_moment_path", "label_noise_sde_second_moment",
+    "svag_weights", "steps_for", "label_noise_second_moment_path", "label_noise_sde_second_moment",
     "stationary_distribution", "kl_categorical", "markov_kl_path", "kl_gaussian", "gaussian_chain_moments",
 ]
 
-eta, h, C1, lam, m, S, sigma2 = sp.symbols("eta h C lambda m S sigma2", positive=True)
+eta, h, C1, lam, m, S, sigma2 = sp.symbols("eta h C lambda m b sigma^2", positive=True)  # S: the batch size b
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,8 +380,20 @@ def simulate_label_noise_sgd(A, eta, batch, noise_var, *, n_chains: int, n_steps
 # --------------------------------------------------------------------------------------------
 # SVAG: exact second-moment paths
 # --------------------------------------------------------------------------------------------
+def steps_for(sde_time: float, step: float) -> int:
+    """The number of steps of size ``step`` that make up ``sde_time``; refuses a non-integer count.
+
+    Used in: 14_discrete_time_sgd
+    """
+    n = sde_time / step
+    if abs(n - round(n)) > 1e-9 * max(1.0, n) or round(n) < 1:
+        raise ValueError(f"sde_time={sde_time:g} is not a whole number of steps of size {step:g} (it is {n:.4g}); "
+                         "choose sde_time as a multiple of eta/l, or compare at the nearest such time")
+    return int(round(n))
+
+
 def label_noise_second_moment_path(A, eta, batch, noise_var, P0, sde_time: float, svag_l: int = 1) -> np.ndarray:
-    """Exact E[zzᵀ] after SDE time ``sde_time`` (round(sde_time·l/η) SVAG steps) from E[z₀z₀ᵀ] = P0.
+    """Exact E[zzᵀ] after SDE time ``sde_time`` (sde_time·l/η SVAG steps, a whole number) from E[z₀z₀ᵀ] = P0.
 
     P ← MPM + (λ²m/S)(APA + tr(AP)A + σ²A), M = I − λA, λ = η/l, m = l (Gaussian fourth moments).
 
@@ -393,8 +405,9 @@ def label_noise_second_moment_path(A, eta, batch, noise_var, P0, sde_time: float
         raise ValueError(f"P0 must have A's shape {A.shape}, got {P.shape}")
     sde_time = checks.positive(sde_time, "sde_time")
     step = eta / l
+    n = steps_for(sde_time, step)
     M = np.eye(A.shape[0]) - step * A
-    for _ in range(int(round(sde_time / step))):
+    for _ in range(n):
         P = M @ P @ M + (step**2 * l / batch) * (A @ P @ A + np.trace(A @ P) * A + noise_var * A)
     return P
 
