@@ -10,6 +10,10 @@
 * :mod:`vdlib.analysis.summaries` — a recorded group of chains reduced to the statistics the Part IV-b
   chapters plot (:func:`~vdlib.analysis.summaries.group_summary`); projections that need the network
   come in as a function (the experiment passes :func:`vdlib.deep.chains.top_directions`).
+* :mod:`vdlib.analysis.tails` — the tail index of i.i.d. samples (log-of-block-sums estimator) and
+  where it misleads: finite-variance tails, sums over a batch, pooled coordinates (ch. 13).
+* :mod:`vdlib.analysis.ess` — effective sample sizes of a Markov chain's samples (Geyer's initial
+  monotone sequence, batch means), calibrated on AR(1) (ch. 15).
 
 The irreversibility test's names are importable from here; the other modules load on first use.
 """
@@ -27,7 +31,7 @@ from .irreversibility import (
     stationarity_check,
 )
 
-_SUBMODULES = ("trajectory", "irreversibility", "power", "summaries")
+_SUBMODULES = ("trajectory", "irreversibility", "power", "summaries", "tails", "ess")
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ module              what is there
 ``chains``          the many-chain engine of tiny-fc / small-fc (a subpackage: network, batched forward and
                     backward, engine, records, :func:`~vdlib.deep.chains.run_network_chains`, directions)
 ``runs``            the short in-memory chain loops of chapters 11 and 12
+``svag``            SVAG (Li, Malladi & Arora 2021) on the paper's small networks (ch. 14)
 ==================  =================================================================================
 
 Computation here takes ``progress: bool`` and never looks at the run profile (the caller passes
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("data", "models", "train", "persample", "noise_spectrum", "chains", "runs")
+_SUBMODULES = ("data", "models", "train", "persample", "noise_spectrum", "chains", "runs", "svag")
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""The theory of Parts I–III: closed forms, SymPy derivations, SDE and Fokker–Planck solvers.
+"""The theory of Parts I–III and V: closed forms, SymPy derivations, SDE and Fokker–Planck solvers.
 
 Nothing here knows about neural networks (no :mod:`vdlib.deep`, no :mod:`vdlib.analysis`) or about
 notebooks (no plotting, no widgets): every function returns numbers or SymPy objects.
@@ -25,6 +25,12 @@ module                      what is there
 ``critical_shift``          Theorem 22: how far the most likely point moves
                             (:func:`~vdlib.theory.critical_shift.run_moment_chains`; ch. 08)
 ``vector_fields``           critical points, orbits and angular momentum of planar fields (ch. 09)
+``levy``                    α-stable variates, escape from a double well under Gaussian and
+                            α-stable noise: Kramers against Imkeller–Pavlyukevich (ch. 13)
+``discrete_sgd``            SGD at finite η: exact stationary covariances, SVAG, KL along a
+                            Markov chain (ch. 14)
+``nonreversible``           OU with an antisymmetric drift: gap, asymptotic variance, the optimal
+                            drift; a Langevin/SGLD sampler with a non-reversible term (ch. 15)
 ==========================  ===================================================================
 
 Submodules load on first use: ``import vdlib.theory`` is cheap, ``vdlib.theory.sde`` imports torch.
@@ -35,7 +41,7 @@ import importlib
 
 _SUBMODULES = ("vector_calculus", "symbolic", "minibatch_noise", "regression", "sgd_symbolic", "sgd", "linear",
                "sde", "fokker_planck", "potentials", "potential_symbolic", "free_energy", "transport",
-               "critical_shift", "vector_fields")
+               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible")
 
 
 def __getattr__(name):
