@@ -14,6 +14,9 @@
   where it misleads: finite-variance tails, sums over a batch, pooled coordinates (ch. 13).
 * :mod:`vdlib.analysis.ess` — effective sample sizes of a Markov chain's samples (Geyer's initial
   monotone sequence, batch means), calibrated on AR(1) (ch. 15).
+* :mod:`vdlib.analysis.diffusion_exponent` — the anomalous-diffusion exponent c of
+  ‖θ_t − θ_t₀‖² ∝ (t − t₀)^c from independent chains, calibrated on Brownian, fractional Brownian,
+  ballistic and Ornstein–Uhlenbeck paths (ch. 16).
 
 The irreversibility test's names are importable from here; the other modules load on first use.
 """
@@ -31,7 +34,7 @@ from .irreversibility import (
     stationarity_check,
 )
 
-_SUBMODULES = ("trajectory", "irreversibility", "power", "summaries", "tails", "ess")
+_SUBMODULES = ("trajectory", "irreversibility", "power", "summaries", "tails", "ess", "diffusion_exponent")
 
 
 def __getattr__(name):

@@ -31,6 +31,8 @@ module                      what is there
                             Markov chain (ch. 14)
 ``nonreversible``           OU with an antisymmetric drift: gap, asymptotic variance, the optimal
                             drift; a Langevin/SGLD sampler with a non-reversible term (ch. 15)
+``limiting_dynamics``       heavy-ball SGD near a minimum: the underdamped phase-space model, the
+                            exact discrete law on least squares, simulated chains (ch. 16)
 ==========================  ===================================================================
 
 Submodules load on first use: ``import vdlib.theory`` is cheap, ``vdlib.theory.sde`` imports torch.
@@ -41,7 +43,7 @@ import importlib
 
 _SUBMODULES = ("vector_calculus", "symbolic", "minibatch_noise", "regression", "sgd_symbolic", "sgd", "linear",
                "sde", "fokker_planck", "potentials", "potential_symbolic", "free_energy", "transport",
-               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible")
+               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible", "limiting_dynamics")
 
 
 def __getattr__(name):
