@@ -33,6 +33,8 @@ module                      what is there
                             drift; a Langevin/SGLD sampler with a non-reversible term (ch. 15)
 ``limiting_dynamics``       heavy-ball SGD near a minimum: the underdamped phase-space model, the
                             exact discrete law on least squares, simulated chains (ch. 16)
+``toolkit``                 the prerequisites: Brownian sums, Itô's lemma, the formal adjoint,
+                            Lyapunov checks, W_p in 1-D and W₂ between Gaussians (ch. 00)
 ==========================  ===================================================================
 
 Submodules load on first use: ``import vdlib.theory`` is cheap, ``vdlib.theory.sde`` imports torch.
@@ -43,7 +45,7 @@ import importlib
 
 _SUBMODULES = ("vector_calculus", "symbolic", "minibatch_noise", "regression", "sgd_symbolic", "sgd", "linear",
                "sde", "fokker_planck", "potentials", "potential_symbolic", "free_energy", "transport",
-               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible", "limiting_dynamics")
+               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible", "limiting_dynamics", "toolkit")
 
 
 def __getattr__(name):
