@@ -178,7 +178,7 @@ def _numeric_verdict(value, ref, rtol: float, atol: float, hints, what: str) -> 
         return f"{what} = {_fmt(value)} (reference {_fmt(ref)}, {tol})"
     for candidate, hint in hints:
         if candidate is not None and _close(value, candidate, rtol, atol):
-            raise _Wrong(f"{hint} (your {what} {_fmt(value)}; {tol})")
+            raise _Wrong(f"{hint} [{what}: yours {_fmt(value)}, reference {_fmt(ref)}; {tol}]")
     raise _Wrong(f"{what} = {_fmt(value)} is not within the {tol} of the reference; "
                  "compare your steps with the hints in the exercise")
 
