@@ -349,3 +349,42 @@ def test_the_estimates_object_in_ch12_is_duck_typed():
     a = SimpleNamespace(mean=1.0, se=0.1)
     assert check("ch12-ex3", lambda x, y, z=2.0: _detectable_difference(x, y, z), quiet=True).status == "correct"
     assert _detectable_difference(a, a) == pytest.approx(2 * math.sqrt(0.02))
+
+
+def _transposed_lyapunov():
+    beta = sp.Symbol("beta", positive=True)
+    A = sp.Matrix([[1, -1], [1, 2]]).T
+    s11, s12, s22 = sp.symbols("s11 s12 s22")
+    Sig = sp.Matrix([[s11, s12], [s12, s22]])
+    sol = sp.solve(list(A * Sig + Sig * A.T - 2 * sp.diag(1, sp.Rational(1, 2)) / beta), [s11, s12, s22], dict=True)[0]
+    return Sig.subs(sol)
+
+
+def _m_s():
+    return sp.symbols("m_1 m_2 s_1 s_2")
+
+
+MORE_MISTAKES = [
+    ("ch01-ex3", lambda: (lambda G, b, rng: b * _ch01_solution(G, b, rng)), "sums"),
+    ("ch01-ex3", lambda: (lambda G, b, rng: G.reshape(len(G) // b, b, -1).mean(axis=1)), "same batches"),
+    ("ch03-ex2", _transposed_lyapunov, "Aᵀ Σ + Σ A"),
+    ("ch05-ex1", lambda: (lambda m, s, k, beta: k * (m**2 + s**2) / 2 - math.log(2 * math.pi * s**2) / 2 / beta),
+     "e is missing"),
+    ("ch06-ex1", lambda: (lambda m1, m2, s1, s2: (m1 - m2) ** 2 + (s1 + s2) ** 2)(*_m_s()), "cross term"),
+    ("ch08-ex3", lambda: _ch08_ex3_solution() * (-sp.Symbol("epsilon") * sp.Symbol("d_1") / 2), "whole first-order mode"),
+    ("ch09-ex2", lambda: (lambda c: 2 * np.pi * c / (1 + c)), "derivative"),
+    ("ch12-ex2", lambda: (lambda G, b: (1 - b / len(G)) * np.cov(G.T, bias=True) / b), "N/(N − 1)"),
+    ("ch12-ex3", lambda: (lambda a, b, z=2.0: z * math.hypot(a.se, b.se)), "relative"),
+]
+
+
+@pytest.mark.parametrize("ex_id, wrong, hint", MORE_MISTAKES, ids=[f"{m[0]}-{m[2]}" for m in MORE_MISTAKES])
+def test_more_typical_mistakes_get_their_hints(ex_id, wrong, hint):
+    result = check(ex_id, wrong(), quiet=True)
+    assert result.status == "incorrect" and hint in result.message, result.message
+
+
+def test_symbols_are_matched_by_name_whatever_their_assumptions():
+    eta = sp.Symbol("eta")  # no positive=True, unlike the reference's
+    assert check("ch08-ex3", 3 * (1 - eta) / (eta**2 - 3 * eta + 3), quiet=True).status == "correct"
+    assert check("ch08-ex3", 3 * (1 - sp.Symbol("x")), quiet=True).status == "invalid"

@@ -114,11 +114,15 @@ def _ch02_ex1(answer):
         raise _Invalid(f"expected a float or {ref.size} ratios, got a {type(answer).__name__}")
     value = _array(values, values.shape, "variance ratios")
     target = ref if value.size == ref.size else ref.mean()
+    b, N = 20, 40
+    note = (f"; at this precision 1 − b/N = {1 - b / N:.3f} and (1 − b/N)N/(N − 1) = {(1 - b / N) * N / (N - 1):.3f} "
+            "cannot be told apart: the solution explains which one the population D predicts")
     return _numeric_verdict(value, target, 0.04, 0.0,
                             [(1 / target, "your ratio is inverted: divide the variance WITHOUT replacement by the "
                                           "one WITH replacement"),
                              (np.ones_like(target), "no difference: did both runs use the same replacement flag?")],
-                            "variance ratio (reference: exact least squares; 4 % is about 3 standard errors of a ratio from 1,000 chains)")
+                            "variance ratio (reference: exact least squares; 4 % is about 3 standard errors of a ratio from 1,000 chains)"
+                            ) + note
 
 
 # ------------------------------------------------------------------------------------------------
