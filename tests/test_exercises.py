@@ -32,7 +32,7 @@ def _ch02_solution():
     from vdlib.theory import sgd
     from vdlib.theory.regression import make_linear_regression
     small = make_linear_regression(N=40, noise="homoscedastic", seed=3)
-    run = {repl: sgd.run_sgd_chains(small, 0.05, 20, 1000, 400, seed=30 + repl, replacement=repl)
+    run = {repl: sgd.run_sgd_chains(small, 0.05, 20, 600, 400, seed=30 + repl, replacement=repl)
            for repl in (False, True)}
     return np.diag(run[False].cov) / np.diag(run[True].cov)
 
