@@ -171,3 +171,11 @@ def test_sci():
     assert kit.sci(123456.0, 2) == "1.2e+05"
     with pytest.raises(ValueError, match="digits"):
         kit.sci(1.0, 0)
+
+
+def test_markdown_table_refuses_a_bare_pipe_that_would_split_a_row():
+    with pytest.raises(ValueError, match=r"contains '\|'.*lVert"):
+        kit.markdown_table(["ESS of $|x|^2$"], [[1]])
+    with pytest.raises(ValueError, match="contains"):
+        kit.markdown_table(["a"], [["x | y"]])
+    assert "lVert" in kit.markdown_table([r"$\lVert x\rVert^2$"], [[1]])

@@ -199,6 +199,10 @@ def markdown_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> str:
         if len(row) != len(header):
             raise ValueError(f"markdown_table: row {i} has {len(row)} cells but the header has "
                              f"{len(header)} columns: {row!r}")
+    for cell in [*header, *(c for r in rows for c in r)]:
+        if "|" in str(cell):  # a bare | splits the row: the table would be printed as a paragraph
+            raise ValueError(f"markdown_table: the cell {str(cell)!r} contains '|', which splits a Markdown table "
+                             "row; write \\vert or \\lVert ... \\rVert in math, or another character in text")
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
     return "\n".join(lines)
