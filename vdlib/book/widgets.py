@@ -3,7 +3,8 @@
 ``panel(fn, eta=(0.005, 0.08, 0.005, 0.02), b=(1, 64, 1, 10))`` turns an experiment function
 that returns a matplotlib figure into:
 
-* in JupyterLab (a live kernel with a widget front-end): sliders that re-run ``fn`` and redraw;
+* in JupyterLab (a live kernel with a widget front-end): sliders that re-run ``fn`` and redraw,
+  with a "computing…" line above the figure while ``fn`` runs;
 * in a static build (the HTML book, CI, ``VDLIB_STATIC=1``), without ``frames``: the same
   controls, drawn from the stored widget state but **disabled** (nothing could act on them),
   a note that says so, and an ordinary figure of ``fn`` at the default values. The book
@@ -57,6 +58,7 @@ FRAMES_NOTE = (
 MAX_FRAMES = 25   # frames=True / a frame grid may hold at most this many points unless max_frames says otherwise
 FRAME_DPI = 90    # PNG resolution of the precomputed frames: a light page (the book's figures use 110)
 FRAME_COLORS = 64  # palette size of the precomputed frames
+COMPUTING = "<i>computing…</i>"  # shown above a live panel's figure while it is being redrawn
 
 
 def is_static() -> bool:
@@ -421,6 +423,7 @@ class Panel:
     dpi: int = FRAME_DPI
     controls: dict[str, w.Widget] = field(init=False)
     output: w.Output | None = field(init=False, default=None)
+    status: w.HTML | None = field(init=False, default=None)  # a live panel's "computing…" line
 
     def __post_init__(self) -> None:
         self.specs = {name: _as_control(name, c) for name, c in self.specs.items()}
@@ -434,6 +437,7 @@ class Panel:
                     c.disabled = True
         else:
             self.output = w.Output()
+            self.status = w.HTML("")
 
     def values(self) -> dict[str, Any]:
         return {name: self.controls[name].value if name in self.controls else c.value
@@ -448,7 +452,7 @@ class Panel:
         if self.static:
             children.append(w.HTML(STATIC_NOTE))
         else:
-            children.append(self.output)
+            children += [self.status, self.output]
         return w.VBox(children)
 
     def frame_points(self) -> list[dict[str, Any]]:
@@ -556,11 +560,15 @@ class Panel:
     def _redraw(self, _change=None) -> None:
         import matplotlib.pyplot as plt
 
-        with self.output:
-            self.output.clear_output(wait=True)
-            fig = self.figure()
-            plt.show()
-            plt.close(fig)
+        self.status.value = COMPUTING  # the front-end shows it at once: the kernel sends it before computing
+        try:
+            with self.output:
+                self.output.clear_output(wait=True)
+                fig = self.figure()
+                plt.show()
+                plt.close(fig)
+        finally:
+            self.status.value = ""
 
 
 def panel(fn: Callable[..., Any], *, static: bool | None = None, show: bool = True, frames: Any = None,
