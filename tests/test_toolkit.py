@@ -226,3 +226,12 @@ def test_best_matching_is_the_sorted_matching_in_one_dimension():
         assert np.isclose(cost ** (1 / p), tk.wasserstein_1d(a, b, p))
     with pytest.raises(ValueError, match="n <= 8"):
         tk.best_matching_cost(np.zeros(9), np.zeros(9))
+
+
+def test_w2_gaussian_for_commuting_covariances_is_the_distance_of_the_square_roots():
+    rs = np.random.default_rng(8)
+    Q, _ = np.linalg.qr(rs.normal(size=(3, 3)))
+    a, b = rs.uniform(0.2, 3.0, size=3), rs.uniform(0.2, 3.0, size=3)
+    S1, S2 = Q @ np.diag(a) @ Q.T, Q @ np.diag(b) @ Q.T
+    assert np.isclose(tk.w2_gaussian(np.zeros(3), S1, np.ones(3), S2, squared=True),
+                      3.0 + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2))
