@@ -16,6 +16,8 @@ module              what is there
                     backward, engine, records, :func:`~vdlib.deep.chains.run_network_chains`, directions)
 ``runs``            the short in-memory chain loops of chapters 11 and 12
 ``svag``            SVAG (Li, Malladi & Arora 2021) on the paper's small networks (ch. 14)
+``entropy_sgd``     Entropy-SGD against SGD at equal gradients; Hessian power iteration, perturbation
+                    flatness (ch. 17)
 ==================  =================================================================================
 
 Computation here takes ``progress: bool`` and never looks at the run profile (the caller passes
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import importlib
 
-_SUBMODULES = ("data", "models", "train", "persample", "noise_spectrum", "chains", "runs", "svag")
+_SUBMODULES = ("data", "models", "train", "persample", "noise_spectrum", "chains", "runs", "svag", "entropy_sgd")
 
 
 def __getattr__(name):

@@ -35,6 +35,8 @@ module                      what is there
                             exact discrete law on least squares, simulated chains (ch. 16)
 ``toolkit``                 the prerequisites: Brownian sums, Itô's lemma, the formal adjoint,
                             Lyapunov checks, W_p in 1-D and W₂ between Gaussians (ch. 00)
+``local_entropy``           local entropy F_γ (SymPy gradient, limits, quadratic), F_γ and Φ on
+                            narrow-deep / wide-shallow losses in 1-D and 2-D (ch. 17)
 ==========================  ===================================================================
 
 Submodules load on first use: ``import vdlib.theory`` is cheap, ``vdlib.theory.sde`` imports torch.
@@ -45,7 +47,8 @@ import importlib
 
 _SUBMODULES = ("vector_calculus", "symbolic", "minibatch_noise", "regression", "sgd_symbolic", "sgd", "linear",
                "sde", "fokker_planck", "potentials", "potential_symbolic", "free_energy", "transport",
-               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible", "limiting_dynamics", "toolkit")
+               "critical_shift", "vector_fields", "levy", "discrete_sgd", "nonreversible", "limiting_dynamics", "toolkit",
+               "local_entropy")
 
 
 def __getattr__(name):
