@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,15 +95,18 @@ def chapter_titles(book: Path) -> dict[str, str]:
 
 
 def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text).lower()
+    """Whitespace dropped, ligatures ("ﬁ" from the PDF's text) split (NFKC), lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
 
 
 def _plain_title(title: str) -> str:
-    """The title as read on the page: math and roles dropped, leading words only (robust to glyphs)."""
-    title = re.sub(r"\$[^$]*\$", " ", title)
-    title = re.sub(r"\{[a-z]+\}`([^`<]*)[^`]*`", r"\1", title)
-    words = [w for w in re.split(r"\s+", title) if w and all(ord(c) < 128 for c in w)]
-    return " ".join(words[:4])
+    """The part of a title that reads the same on the page and in the PDF: up to its first math,
+    role or non-ASCII letter (Greek, dashes: glyphs whose extracted text varies)."""
+    title = re.sub(r"\{[a-z:]+\}`([^`<]*)[^`]*`", r"\1", title)
+    prefix = re.split(r"[$`{]|[^\x00-\x7f]", title, maxsplit=1)[0].strip()
+    if len(prefix) >= 4:
+        return prefix
+    return next((w for w in title.split() if len(w) >= 4 and w.isascii() and "$" not in w), title)
 
 
 def text_problems(text: str, titles: list[str], raw_tex: bool = True) -> list[str]:

@@ -11,6 +11,9 @@ One switch, the environment variable ``VDLIB_EDITION`` (``instructor``, the defa
   ``.ipynb`` of :mod:`vdlib.book.sphinx_notebooks`) are rewritten without the solution blocks too,
   so no solution reaches a student through the download menu or the search index.
 
+The one-page build (``--builder singlehtml``, printed to PDF by ``scripts/build_pdf.py``) gets the
+HTML writers of every extension node (see ``_singlehtml_uses_html_handlers``).
+
 The notebooks' code is the same in both editions, so the execution cache can be shared: when
 ``VDLIB_EXECUTION_CACHE`` names a jupyter-cache folder (and ``_config.yml`` sets none), the build
 uses it instead of ``<output>/_build/.jupyter_cache``. ``scripts/build_editions.py`` builds the
@@ -125,6 +128,22 @@ def _remove_solutions(app, doctree, docname) -> None:
             doctree.insert(0, note)
 
 
+def _singlehtml_uses_html_handlers(app) -> None:
+    """The one-page build (the PDF) draws every node the HTML build draws.
+
+    Sphinx looks up an extension node's HTML writer under the builder's name and falls back to
+    its format ("html") only when *no* extension registered any node for that name; sphinx-exercise
+    registers some for "singlehtml", so sphinx-proof's nodes (registered for "html") would have
+    none there and the build fails. Copy the missing "html" handlers to "singlehtml".
+    """
+    if app.builder.name != "singlehtml":
+        return
+    handlers = app.registry.translation_handlers
+    single = handlers.setdefault("singlehtml", {})
+    for node_name, visit_depart in handlers.get("html", {}).items():
+        single.setdefault(node_name, visit_depart)
+
+
 def _page_context(app, pagename, templatename, context, doctree) -> None:
     context["vdlib_edition"] = app.config.vdlib_edition
 
@@ -162,6 +181,7 @@ def setup(app):
     app.add_config_value("vdlib_edition", DEFAULT_EDITION, "env")
     app.connect("config-inited", _config_inited, priority=400)
     app.connect("doctree-resolved", _remove_solutions)
+    app.connect("builder-inited", _singlehtml_uses_html_handlers)
     app.connect("html-page-context", _page_context)
     # after vdlib.book.sphinx_notebooks writes the notebooks (default priority 500)
     app.connect("build-finished", _strip_downloads, priority=800)
