@@ -1,7 +1,7 @@
 """Benchmark: how long every interactive panel of the book takes to redraw after a slider move.
 
 Run:  .venv/bin/python benchmarks/bench_widgets.py  [--profile book] [--repeats 3] [--chapters 02 12]
-                                                     [--timeout 900] [--limit 10]
+                                                     [--timeout 900] [--limit 10] [--allow-errors]
 
 A panel is a ``vdlib.book.widgets.panel(fn, ...)`` call in a chapter. For each chapter that has one,
 the chapter's code cells are executed in a fresh kernel (cwd ``chapters/``, ``VDLIB_PROFILE`` set to
@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PANEL_CALL = re.compile(r"widgets\.panel\(")
 MARK = "VDLIB_BENCH_WIDGETS_JSON:"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # first cell: record the panels instead of drawing them
 RECORDER = """
@@ -92,7 +93,8 @@ def chapters_with_panels(selected: list[str] | None) -> list[Path]:
     return found
 
 
-def bench_chapter(path: Path, profile: str, repeats: int, timeout: int) -> tuple[list[dict], float, str | None]:
+def bench_chapter(path: Path, profile: str, repeats: int, timeout: int,
+                  allow_errors: bool = False) -> tuple[list[dict], float, str | None]:
     """(rows, seconds to set the chapter up, error or None) for one chapter."""
     import jupytext
     import nbformat
@@ -104,19 +106,22 @@ def bench_chapter(path: Path, profile: str, repeats: int, timeout: int) -> tuple
     cells = [c for i, c in enumerate(nb.cells[: last_panel + 1]) if c.cell_type == "code"]
     timer = TIMER.replace("REPEATS", str(repeats)).replace("MARK", repr(MARK))
     nb.cells = [nbformat.v4.new_code_cell(RECORDER), *cells, nbformat.v4.new_code_cell(timer)]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
                             resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     try:
         client.execute()
     except Exception as e:  # a chapter that fails or times out: report it, go on with the others
-        return [], time.perf_counter() - t0, f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:200]}"
+        last = ANSI.sub("", str(e)).strip().splitlines()[-1]
+        return [], time.perf_counter() - t0, f"{type(e).__name__}: {last[:200]}"
     elapsed = time.perf_counter() - t0
+    failed = [f"{o['ename']}: {ANSI.sub('', o['evalue'])[:120]}" for c in nb.cells[:-1] for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
     for out in nb.cells[-1].get("outputs", []):
         text = out.get("text", "")
         if MARK in text:
             rows = json.loads(text.split(MARK, 1)[1].strip().splitlines()[0])
-            return rows, elapsed, None
+            return rows, elapsed, ("measured past cell errors: " + "; ".join(failed)) if failed else None
     return [], elapsed, "the timing cell printed nothing"
 
 
@@ -126,6 +131,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="slider moves timed per panel (median reported)")
     ap.add_argument("--chapters", nargs="*", help="chapter number prefixes, e.g. 02 12 (default: every chapter with a panel)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument("--allow-errors", action="store_true",
+                    help="go on past cells that raise (the panels are still timed; the errors are reported)")
     ap.add_argument("--limit", type=float, default=10.0, help="a redraw slower than this many seconds is flagged")
     args = ap.parse_args()
     if args.repeats < 1:
@@ -139,7 +146,8 @@ def main() -> None:
           f"Python {sys.version.split()[0]}", flush=True)
     rows, setups = [], []
     for path in chapters_with_panels(args.chapters):
-        chapter_rows, setup_s, error = bench_chapter(path, args.profile, args.repeats, args.timeout)
+        chapter_rows, setup_s, error = bench_chapter(path, args.profile, args.repeats, args.timeout,
+                                                       args.allow_errors)
         setups.append((path.stem, setup_s, error))
         for r in chapter_rows:
             rows.append((path.stem, r))
@@ -147,7 +155,7 @@ def main() -> None:
             print(f"  {path.stem:32s} {r['panel']:22s} {r['median']:8.2f} s (max {r['max']:.2f} s)  <= {args.limit:g} s: {ok}",
                   flush=True)
         if error:
-            print(f"  {path.stem:32s} not measured: {error}", flush=True)
+            print(f"  {path.stem:32s} {'note' if chapter_rows else 'not measured'}: {error}", flush=True)
 
     print(f"\n| chapter | panel | controls | s per redraw (median) | slowest | ≤ {args.limit:g} s |")
     print("|---|---|---|---:|---:|---|")
