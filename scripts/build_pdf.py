@@ -62,6 +62,8 @@ PRINT_CSS = """
   .bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer, .header-article, .prev-next-area { display: none !important; }
   .bd-main .bd-content .bd-article-container { max-width: 100% !important; }
   mjx-container { page-break-inside: avoid; }
+  pre { white-space: pre-wrap !important; overflow-wrap: anywhere; }   /* long code and output lines wrap, not cut */
+  .cell_output, .highlight, div.output { overflow: visible !important; }
 }
 """
 # Runs in the page: sections of the document, MathJax containers, raw TeX left outside code and math.
