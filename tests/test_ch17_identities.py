@@ -19,8 +19,9 @@ def test_gradient_is_minus_gamma_x_minus_local_mean(S):
 
 def test_gradient_identity_control_a_wrong_factor_does_not_vanish(S):
     gamma = S.symbols["gamma"]
-    assert sp.simplify(S.grad_F - 2 * S.grad_identity_rhs) != 0
-    assert sp.simplify(S.grad_F - S.grad_identity_rhs / gamma) != 0
+    assert sp.expand(S.grad_F - S.grad_identity_rhs) == 0  # the same zero test the controls fail
+    assert sp.expand(S.grad_F - 2 * S.grad_identity_rhs) != 0
+    assert sp.expand(S.grad_F - S.grad_identity_rhs / gamma) != 0
 
 
 def test_large_gamma_expansion(S):
@@ -36,7 +37,7 @@ def test_large_gamma_expansion_error_is_second_order_numerically():
     f = lambda s: 0.25 * s**4 - s  # noqa: E731
     fp = lambda s: s**3 - 1  # noqa: E731
     fpp = lambda s: 3 * s**2  # noqa: E731
-    xs = np.linspace(-3, 3, 6001)
+    xs = np.linspace(-3, 3, 3001)
     errs = []
     for g in (100.0, 200.0, 400.0):
         F = le.local_entropy_1d(f, xs, g, beta)

@@ -84,7 +84,7 @@ def symbolic_1d() -> LocalEntropySymbolic:
     Z = sp.Integral(w, (xp, -sp.oo, sp.oo))
     F = sp.log(Z) / beta
     grad_F = _split_integrals(sp.diff(F, x), xp)
-    mean = _split_integrals(sp.Integral(xp * w, (xp, -sp.oo, sp.oo)), xp) / Z
+    mean = _split_integrals(sp.Integral(xp * w, (xp, -sp.oo, sp.oo)), xp) / _split_integrals(Z, xp)
     rhs = -gamma * (x - mean)
     # large gamma: log of the heat-kernel series, to first order in sigma^2
     g = sp.exp(-beta * f(x))
