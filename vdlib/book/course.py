@@ -18,12 +18,14 @@ Everything the page shows is read from the chapters' sources and from the book b
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 WORDS_PER_MINUTE = 200
 PROFILE_NOTE = "not measured in this build"
+ENV_CACHE = "VDLIB_JUPYTER_CACHE"  # the build's jupyter-cache folder, when not <book>/_build/.jupyter_cache
 
 # (week, chapter stems, theme). A lecturer's choice; plan_problems checks it against the chapters.
 WEEKS: tuple[tuple[int, tuple[str, ...], str], ...] = (
@@ -257,7 +259,8 @@ def course_tables(root: Path | str, cache_dir: Path | str | None = None, records
     """The course map's Markdown tables: ``weeks``, ``needs`` and ``chapters``.
 
     ``root`` is the book's folder; ``cache_dir`` its jupyter-cache folder (default
-    ``root/_build/.jupyter_cache``); ``records`` the scoreboard records (they say under which profile
+    ``$VDLIB_JUPYTER_CACHE``, else ``root/_build/.jupyter_cache``, where ``jupyter-book build root``
+    keeps it; a build with ``--path-output OUT`` keeps it in ``OUT/_build/.jupyter_cache``); ``records`` the scoreboard records (they say under which profile
     each chapter last executed). Chapters of :data:`WEEKS` without a source are listed as in
     preparation; times the cache does not hold read :data:`PROFILE_NOTE`.
     """
@@ -266,8 +269,9 @@ def course_tables(root: Path | str, cache_dir: Path | str | None = None, records
     in_toc = _toc_chapters(root)
     facts = {stem: chapter_facts(p) for stem, p in paths.items()}
     needs = prerequisites({stem: p.read_text(encoding="utf-8") for stem, p in paths.items()})
-    seconds = execution_seconds(cache_dir if cache_dir is not None else root / "_build" / ".jupyter_cache",
-                                list(paths.values()))
+    if cache_dir is None:
+        cache_dir = os.environ.get(ENV_CACHE, "").strip() or root / "_build" / ".jupyter_cache"
+    seconds = execution_seconds(cache_dir, list(paths.values()))
     profiles = {Path(r.get("chapter", "")).name: r.get("profile") for r in records or []}
 
     def name(stem):
