@@ -5,7 +5,7 @@ Usage: .venv/bin/python scripts/build_editions.py [--only instructor|student] [-
 * instructor (with the solutions): ``jupyter-book build . -n -W --keep-going`` into ``_build/html``
   — the README's build, unchanged.
 * student (no solutions): the same build with ``VDLIB_EDITION=student`` into
-  ``_build/student/_build/html``, executing nothing again: ``VDLIB_EXECUTION_CACHE`` points it at the
+  ``_build/student/_build/html``, executing nothing again: ``VDLIB_JUPYTER_CACHE`` points it at the
   instructor build's cache ``_build/.jupyter_cache`` (the notebooks' code is the same in both).
 
 Then, for each edition built: every page of ``_toc.yml`` was built and no chapter failed
@@ -42,7 +42,7 @@ def build(edition: str, rebuild_all: bool = False) -> float:
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", "."]
     if edition == "student":
         cmd += ["--path-output", str(ROOT / "_build" / "student")]
-        env["VDLIB_EXECUTION_CACHE"] = str(ROOT / "_build" / ".jupyter_cache")
+        env["VDLIB_JUPYTER_CACHE"] = str(ROOT / "_build" / ".jupyter_cache")
     cmd += ["-n", "-W", "--keep-going"] + (["--all"] if rebuild_all else [])
     print(f"$ VDLIB_EDITION={edition} " + " ".join(cmd), flush=True)
     t0 = time.monotonic()

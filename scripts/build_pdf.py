@@ -127,7 +127,7 @@ def build_singlehtml(book: Path, edition: str) -> Path:
            "-n", "-W", "--keep-going"]
     if edition == "student":
         cmd += ["--path-output", str(book / "_build" / "student")]
-        env["VDLIB_EXECUTION_CACHE"] = str(book / "_build" / ".jupyter_cache")
+        env["VDLIB_JUPYTER_CACHE"] = str(book / "_build" / ".jupyter_cache")
     print("$ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=book, env=env, check=True)
     return singlehtml_index(book, edition)

@@ -126,7 +126,7 @@ def build(root: Path, out: Path | None, edition: str, cache: Path | None = None,
     env = {**os.environ, "VDLIB_EDITION": edition}
     env.pop("MPLBACKEND", None)
     if cache is not None:
-        env["VDLIB_EXECUTION_CACHE"] = str(cache)
+        env["VDLIB_JUPYTER_CACHE"] = str(cache)
     cmd = [jupyter_book(), "build", str(root), "-n", "-W", "--keep-going", "--builder", builder]
     if out is not None:
         cmd += ["--path-output", str(out)]

@@ -15,8 +15,9 @@ The one-page build (``--builder singlehtml``, printed to PDF by ``scripts/build_
 HTML writers of every extension node (see ``_singlehtml_uses_html_handlers``).
 
 The notebooks' code is the same in both editions, so the execution cache can be shared: when
-``VDLIB_EXECUTION_CACHE`` names a jupyter-cache folder (and ``_config.yml`` sets none), the build
-uses it instead of ``<output>/_build/.jupyter_cache``. ``scripts/build_editions.py`` builds the
+``VDLIB_JUPYTER_CACHE`` names a jupyter-cache folder (and ``_config.yml`` sets none), the build
+uses it instead of ``<output>/_build/.jupyter_cache`` (the course map, :mod:`vdlib.book.course`,
+reads its execution times from the same variable). ``scripts/build_editions.py`` builds the
 student edition into ``_build/student`` with the cache of the main build in ``_build``.
 
 Enabled in ``_config.yml`` under ``sphinx.extra_extensions`` as ``vdlib.book.editions``.
@@ -101,7 +102,7 @@ def _config_inited(app, config) -> None:
         config.vdlib_edition = chosen
     if config.vdlib_edition not in EDITIONS:
         raise ValueError(f"vdlib_edition={config.vdlib_edition!r}: use one of {', '.join(EDITIONS)}")
-    shared_cache = os.environ.get("VDLIB_EXECUTION_CACHE", "").strip()
+    shared_cache = os.environ.get("VDLIB_JUPYTER_CACHE", "").strip()
     if shared_cache and "nb_execution_cache_path" in config and not config.nb_execution_cache_path:
         config.nb_execution_cache_path = str(Path(shared_cache).resolve())
 
