@@ -21,7 +21,10 @@ Commands:
 * ``steady-state``: SGD on tiny-fc in a real steady state, matched controls and the calibrated
   irreversibility test (Part IV-b decided): :mod:`vdlib.experiments.steady_state`;
 * ``fig1-checks``: Fig. 1 re-examined (data set, two classes, evaluation vs training mode):
-  :mod:`vdlib.experiments.fig1_checks`.
+  :mod:`vdlib.experiments.fig1_checks`;
+* ``sweep``: a grid of an experiment's parameters (learning rates, batch sizes, seeds, groups) as Dask
+  tasks on a local cluster or any Dask cluster, resumable: :mod:`vdlib.experiments.sweep` (the
+  clusters: :mod:`vdlib.experiments.cluster`).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "spectrum": "spectrum",
     "steady-state": "steady_state",
     "fig1-checks": "fig1_checks",
+    "sweep": "sweep",
 }
 
 
