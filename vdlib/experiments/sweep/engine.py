@@ -15,7 +15,7 @@ from typing import Any
 
 from ... import files
 from .spec import Spec, SpecError, Task
-from .tasks import read_task, run_task
+from .tasks import TaskFailed, read_task, run_task
 
 SUMMARY_FILE = "summary.csv"
 SWEEP_FILE = "sweep.json"
@@ -136,9 +136,12 @@ def _run_on(client, spec: Spec, todo: list[Task], profile: str, outcome: SweepOu
             say(f"[{done}/{len(todo)}] {task.name}: done in {rec['seconds']:.1f} s ({heads})")
         else:
             err = fut.exception()
-            tb = "".join(traceback.format_exception(type(err), err, fut.traceback()))
-            outcome.failed[task.name] = f"{type(err).__name__}: {err}"
-            say(f"[{done}/{len(todo)}] {task.name}: FAILED with parameters {task.parameters}\n{tb.rstrip()}")
+            if isinstance(err, TaskFailed):  # the task's own error, with its traceback in the message
+                text = str(err)
+            else:  # Dask's (e.g. a worker lost more often than distributed.scheduler.allowed-failures)
+                text = "".join(traceback.format_exception(type(err), err, fut.traceback()))
+            outcome.failed[task.name] = text.splitlines()[0] if text else type(err).__name__
+            say(f"[{done}/{len(todo)}] {task.name}: FAILED with parameters {task.parameters}\n{text.rstrip()}")
 
 
 def write_summary(out: Path, tasks: list[Task]) -> Path:

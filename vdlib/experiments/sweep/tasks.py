@@ -19,6 +19,7 @@ import dataclasses
 import os
 import socket
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +29,11 @@ import numpy as np
 TASK_FILE = "task.json"
 TASK_FORMAT = "vdlib.experiments.sweep.task/1"
 
-__all__ = ["Experiment", "EXPERIMENTS", "TASK_FILE", "TASK_FORMAT", "run_task", "read_task"]
+__all__ = ["Experiment", "EXPERIMENTS", "TaskFailed", "TASK_FILE", "TASK_FORMAT", "run_task", "read_task"]
+
+
+class TaskFailed(RuntimeError):
+    """A task's error, sent back to the client as its type, message and traceback in text."""
 
 
 @dataclass(frozen=True)
@@ -191,8 +196,12 @@ def run_task(experiment: str, name: str, parameters: dict[str, Any], profile: st
     t0 = time.perf_counter()
     with RunLock(folder, what=f"sweep task {name}"):
         files.remove_stale_temporaries(folder)
-        with torch_threads(threads):
-            headline = EXPERIMENTS[experiment].run(dict(parameters), profile, folder)
+        try:
+            with torch_threads(threads):
+                headline = EXPERIMENTS[experiment].run(dict(parameters), profile, folder)
+        except Exception as err:  # noqa: BLE001 (sent back as text: not every exception type unpickles)
+            raise TaskFailed(f"{type(err).__name__}: {err}\n--- the task's traceback ---\n"
+                             f"{traceback.format_exc()}") from None
         record = {"format": TASK_FORMAT, "status": "complete", "experiment": experiment, "name": name,
                   "parameters": parameters, "profile": profile, "threads": threads, "headline": headline,
                   "seconds": time.perf_counter() - t0, "host": socket.gethostname(), "pid": os.getpid(),
