@@ -281,3 +281,12 @@ def test_a_killed_trajectory_run_of_two_processes_leaves_no_process(tmp_path):
            "--checkpoint-every", "0.5", "--no-progress"]
     kids = _start_and_kill(cmd, signal.SIGKILL, lambda: any(out.glob("checkpoint-*.pt")), tmp_path)
     _assert_all_gone(kids)
+
+
+def test_the_book_and_the_experiments_import_dask_only_when_they_run_tasks():
+    code = ("import sys, vdlib.book, vdlib.experiments.trajectory, vdlib.experiments.steady_state, "
+            "vdlib.experiments.sweep; print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
