@@ -31,7 +31,8 @@ class SweepOutcome:
     skipped: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = 0.0        # the whole sweep, the cluster's start included
+    task_seconds: float = 0.0   # from the first task sent to the last one ended
 
     @property
     def ok(self) -> bool:
@@ -105,8 +106,8 @@ def run_sweep(spec: Spec, *, workers: int | None = None, scheduler: str | None =
                         where=scheduler or scheduler_file or f"a local cluster of {n} workers")
         write_summary(out, tasks)
     outcome.seconds = time.perf_counter() - t0
-    say(f"sweep done in {outcome.seconds:.1f} s: {len(outcome.finished)} run, {len(outcome.skipped)} skipped, "
-        f"{len(outcome.failed)} failed; summary: {out / SUMMARY_FILE}")
+    say(f"sweep done in {outcome.seconds:.1f} s ({outcome.task_seconds:.1f} s of tasks): {len(outcome.finished)} run, "
+        f"{len(outcome.skipped)} skipped, {len(outcome.failed)} failed; summary: {out / SUMMARY_FILE}")
     return outcome
 
 
@@ -115,10 +116,16 @@ def _run_on(client, spec: Spec, todo: list[Task], profile: str, outcome: SweepOu
 
     from ..cluster import dashboard_link
 
+    t0 = time.perf_counter()
     token = os.urandom(4).hex()  # fresh keys: a re-run never gets a result the scheduler still remembers
     link = dashboard_link(client)
     say(f"running on {where}" + (f"; progress on Dask's dashboard: {link}" if link else
                                   " (Dask's dashboard needs bokeh: pip install bokeh)"))
+    if spec.resources:
+        offered = [w.get("resources", {}) for w in client.scheduler_info().get("workers", {}).values()]
+        if not any(all(r.get(k, 0) >= v for k, v in spec.resources.items()) for r in offered):
+            say(f"warning: no worker yet offers the resources {spec.resources} that each task needs; the tasks wait "
+                "for one (start workers with e.g. `dask worker ADDRESS --resources GPU=1`)")
     futures = {}
     for task in todo:
         fut = client.submit(run_task, spec.experiment, task.name, task.parameters, profile,
@@ -142,6 +149,7 @@ def _run_on(client, spec: Spec, todo: list[Task], profile: str, outcome: SweepOu
                 text = "".join(traceback.format_exception(type(err), err, fut.traceback()))
             outcome.failed[task.name] = text.splitlines()[0] if text else type(err).__name__
             say(f"[{done}/{len(todo)}] {task.name}: FAILED with parameters {task.parameters}\n{text.rstrip()}")
+    outcome.task_seconds = time.perf_counter() - t0
 
 
 def write_summary(out: Path, tasks: list[Task]) -> Path:

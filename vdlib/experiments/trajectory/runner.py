@@ -262,7 +262,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
         for c in p.controls:
             records[c] = ch.open_record(folder / c, epochs_done=done_by[c])
             records[c].start_epoch = start_by[c]
-        per_process = [{"groups": res["groups"], "seconds": res["seconds"],
+        per_process = [{"groups": res["groups"], "seconds": res["seconds"], "pid": res["pid"],
                         "epochs_per_second": (min(res["epochs_done"].values()) - min(res["start_epoch"].values()))
                         / res["seconds"] if res["seconds"] > 0 else None} for res in results]
     done = min(r.epochs_done for r in records.values())

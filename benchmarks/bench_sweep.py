@@ -1,0 +1,147 @@
+"""Benchmark: a sweep's throughput with 1 and 2 Dask workers, and Dask's cost per task.
+
+Run:  .venv/bin/python benchmarks/bench_sweep.py  [--quick] [--repeats R] [--tasks N] [--epochs E]
+
+1. **Scheduling overhead**: a local cluster of 1 and of 2 workers (``vdlib.experiments.cluster.connect``)
+   runs ``--empty`` tasks that do nothing; the wall time per task is what Dask adds to every task
+   (submit, schedule, run, result), and the cluster's start-up is timed once.
+2. **Throughput of a small sweep**: ``vdlib.experiments.sweep.run_sweep`` on the ``ci`` profile's
+   trajectory experiment, ``--tasks`` seeds (one group, ``sgd``, ``--epochs`` recorded epochs, each
+   task pre-training its own chains), one torch thread per task, with 1 and with 2 workers: tasks/s of
+   the task phase (first task sent to last ended) and of the whole call (cluster start-up included),
+   and the ratio 2 workers / 1 worker (2 is perfect scaling on 2 cores).
+
+3. **Cost of one task** (``--costs``, alone): one task of each experiment and group at the ``ci`` and
+   ``book`` profiles (``--cost-profiles``), each in a fresh process (``vdlib.experiments.sweep.run_task``
+   called directly, one torch thread): CPU seconds (user + system), wall seconds, peak memory (maximum
+   resident set) and the size of the task's folder. Pre-training is part of a trajectory task; the
+   common start (pre-training + directions) is part of a steady-state task.
+
+Best of ``--repeats`` (the machine is shared and noisy). No assertions: a script, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+
+def nothing(i: int) -> int:
+    return i
+
+
+def overhead_section(n_tasks: int, repeats: int) -> None:
+    from distributed import wait
+
+    from vdlib.experiments.cluster import connect
+
+    print(f"\nscheduling overhead: {n_tasks} empty tasks (best of {repeats})")
+    for workers in (1, 2):
+        best_start, best_per_task = float("inf"), float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            with connect(workers) as client:
+                client.wait_for_workers(workers)
+                started = time.perf_counter() - t0
+                client.submit(nothing, -1, pure=False).result()  # warm: the workers have imported the function
+                t1 = time.perf_counter()
+                futures = [client.submit(nothing, i, pure=False) for i in range(n_tasks)]
+                wait(futures)
+                per_task = (time.perf_counter() - t1) / n_tasks
+            best_start, best_per_task = min(best_start, started), min(best_per_task, per_task)
+        print(f"  {workers} worker{'s' if workers > 1 else ' '}: cluster start-up {best_start:5.2f} s; "
+              f"{best_per_task * 1e3:6.2f} ms per empty task ({1 / best_per_task:7.0f} tasks/s)")
+
+
+def sweep_section(n_tasks: int, epochs: int, repeats: int) -> None:
+    from vdlib.experiments import sweep
+
+    grid = {"seed": list(range(n_tasks))}
+    params = dict(epochs=epochs, burn_in=2, chains=2, controls=["sgd"], noise_batches=4)
+    print(f"\nthroughput: a sweep of {n_tasks} trajectory tasks (ci profile, sgd × 2 chains, {epochs} epochs, "
+          f"1 torch thread each; best of {repeats})")
+    best: dict[int, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
+        for r in range(repeats):
+            for workers in (1, 2):
+                out = Path(tmp) / f"w{workers}-{r}"
+                spec = sweep.make_spec({"experiment": "trajectory", "out": str(out), "profile": "ci",
+                                        "parameters": params, "grid": grid})
+                res = sweep.run_sweep(spec, workers=workers, stream=io.StringIO())
+                if not res.ok:
+                    raise RuntimeError(f"tasks failed: {res.failed}")
+                m = {"tasks": res.task_seconds, "total": res.seconds}
+                if workers not in best or m["tasks"] < best[workers]["tasks"]:
+                    best[workers] = m
+    for workers, m in best.items():
+        print(f"  {workers} worker{'s' if workers > 1 else ' '}: task phase {m['tasks']:6.1f} s -> "
+              f"{n_tasks / m['tasks']:5.3f} tasks/s; whole call {m['total']:6.1f} s -> {n_tasks / m['total']:5.3f} tasks/s")
+    print(f"  ratio 2 workers / 1 worker: {best[1]['tasks'] / best[2]['tasks']:.2f} (task phase), "
+          f"{best[1]['total'] / best[2]['total']:.2f} (whole call); 2.00 is perfect scaling on 2 cores")
+
+
+COST_CASES = [("trajectory", "sgd"), ("trajectory", "langevin"), ("trajectory", "nobn"),
+              ("steady-state", "sgd"), ("steady-state", "langevin"), ("steady-state", "nobn")]
+
+_COST_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from vdlib.experiments.sweep import run_task
+experiment, group, profile, folder = sys.argv[1:5]
+t0 = time.perf_counter()
+rec = run_task(experiment, "cost", {"group": group}, profile, folder, threads=1)
+use = resource.getrusage(resource.RUSAGE_SELF)
+size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
+print(json.dumps({"wall": time.perf_counter() - t0, "cpu": use.ru_utime + use.ru_stime,
+                  "rss_mb": use.ru_maxrss / 1024, "size_mb": size / 1e6}))
+"""
+
+
+def costs_section(profiles: list[str]) -> None:
+    import json
+    import subprocess
+    import sys
+
+    print("\ncost of one task (fresh process, 1 torch thread; CPU = user + system seconds of the whole process, "
+          "imports included)")
+    with tempfile.TemporaryDirectory(prefix="bench_sweep_cost_") as tmp:
+        for profile in profiles:
+            for experiment, group in COST_CASES:
+                folder = Path(tmp) / f"{experiment}-{group}-{profile}"
+                run = subprocess.run([sys.executable, "-c", _COST_CHILD, experiment, group, profile, str(folder)],
+                                     capture_output=True, text=True)
+                if run.returncode != 0:
+                    print(f"  {profile:4s} {experiment:12s} {group:9s} FAILED: {run.stderr.strip().splitlines()[-1]}")
+                    continue
+                m = json.loads(run.stdout.strip().splitlines()[-1])
+                print(f"  {profile:4s} {experiment:12s} {group:9s} CPU {m['cpu']:7.1f} s  wall {m['wall']:7.1f} s  "
+                      f"peak memory {m['rss_mb']:6.0f} MB  folder {m['size_mb']:7.2f} MB", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer and shorter tasks")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--tasks", type=int, default=None, help="tasks of the sweep (default 8; --quick 4)")
+    ap.add_argument("--epochs", type=int, default=None, help="recorded epochs per task (default 300; --quick 100)")
+    ap.add_argument("--empty", type=int, default=None, help="empty tasks for the overhead (default 500; --quick 200)")
+    ap.add_argument("--costs", action="store_true", help="only section 3: the cost of one task of each experiment")
+    ap.add_argument("--cost-profiles", default="ci,book", help="profiles of section 3 (default ci,book)")
+    args = ap.parse_args()
+    if args.costs:
+        costs_section([p.strip() for p in args.cost_profiles.split(",") if p.strip()])
+        return
+    n_tasks = args.tasks or (4 if args.quick else 8)
+    epochs = args.epochs or (100 if args.quick else 300)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+          f"python {platform.python_version()}")
+    overhead_section(args.empty or (200 if args.quick else 500), args.repeats)
+    sweep_section(n_tasks, epochs, args.repeats)
+
+
+if __name__ == "__main__":
+    main()
