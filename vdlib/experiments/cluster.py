@@ -96,7 +96,7 @@ def connect(workers: int | None = None, *, scheduler: str | None = None, schedul
     kwargs = dict(n_workers=workers, threads_per_worker=1, processes=True, resources=resources,
                   dashboard_address=":0")  # a free port: two sweeps on one machine do not collide
     if quiet:
-        kwargs["silence_logs"] = logging.ERROR
+        kwargs["silence_logs"] = logging.CRITICAL  # failed tasks are reported by the caller, with their traceback
     with LocalCluster(**kwargs) as cluster, Client(cluster) as client:
         yield client
 

@@ -8,6 +8,10 @@ Each experiment that sweeps can run is an :class:`Experiment` in :data:`EXPERIME
 * ``trajectory``: :func:`vdlib.experiments.trajectory.run` with the protocol's fields as parameters,
   plus ``group`` (one group per task: ``controls = (group,)``), ``device``, ``data_root`` and
   ``checkpoint_every``. A task resumes from its checkpoint.
+* ``spectrum``: :func:`vdlib.experiments.spectrum.run` (Figs. 1–2) with its protocol's fields, plus
+  ``run`` (one network per task: ``runs = (run,)``), ``device`` and ``data_root``; training
+  checkpoints in the task's ``work/``, finished snapshots kept. A run whose data are missing (CIFAR)
+  fails the task with the reason.
 * ``steady-state``: one unit of the Part IV protocol (:mod:`vdlib.experiments.steady_state`): ``lr``,
   ``weight_decay`` and ``group`` choose it, the protocol's fields size it. Control (b) is matched to
   the SGD chains of its own setting (its companion chains run inside the task). The common start is
@@ -150,12 +154,59 @@ def _run_steady(params: dict[str, Any], profile: str | None, folder: Path) -> di
                 "burn_in": int(z["burn_epochs"][-1])}
 
 
+# --------------------------------------------------------------------------------------------------
+# spectrum (Figs. 1–2): one network per task
+# --------------------------------------------------------------------------------------------------
+_SPECTRUM_EXTRA = {
+    "run": "one network per task (small-fc, small-lenet, small-allcnn-cifar10, ...): runs = (run,)",
+    "device": "cpu (default), cuda or auto",
+    "data_root": "folder with MNIST / Fashion-MNIST / CIFAR files",
+}
+
+
+def _spectrum_fields() -> dict[str, str]:
+    from ..spectrum import Protocol
+
+    return {f.name: "spectrum protocol field" for f in dataclasses.fields(Protocol) if f.name != "profile"}
+
+
+def _spectrum_protocol(params: dict[str, Any], profile: str | None):
+    from .. import spectrum as S
+
+    kw = {k: v for k, v in params.items() if k not in _SPECTRUM_EXTRA}
+    if "run" in params:
+        if "runs" in params:
+            raise ValueError("give run (one per task) or runs (all in each task), not both")
+        kw["runs"] = (params["run"],)
+    return S.protocol(profile, **kw)
+
+
+def _run_spectrum(params: dict[str, Any], profile: str | None, folder: Path) -> dict[str, float]:
+    from .. import spectrum as S
+
+    p = _spectrum_protocol(params, profile)
+    res = S.run(p, out=folder, work=folder / "work", resume=(folder / "meta.json").is_file(), progress=False,
+                device=params.get("device"), data_root=params.get("data_root"),
+                command="python -m vdlib.experiments sweep")
+    if res.meta.get("skipped"):
+        raise RuntimeError("; ".join(f"{run} skipped: {why}" for run, why in res.meta["skipped"].items()))
+    head: dict[str, float] = {}
+    for run, snaps in res.snapshots.items():
+        for snap in snaps:
+            stats = snap.stats
+            head[f"{run}/epoch{snap.epoch}/rank_pct"] = stats["rank_pct"]
+            head[f"{run}/epoch{snap.epoch}/mean"] = stats["mean"]
+    return head
+
+
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
 def _register() -> None:
     EXPERIMENTS["trajectory"] = Experiment("trajectory", {**_trajectory_fields(), **_TRAJECTORY_EXTRA},
                                            _trajectory_protocol, _run_trajectory)
+    EXPERIMENTS["spectrum"] = Experiment("spectrum", {**_spectrum_fields(), **_SPECTRUM_EXTRA},
+                                         _spectrum_protocol, _run_spectrum)
     EXPERIMENTS["steady-state"] = Experiment("steady-state", {**_steady_fields(), **_STEADY_EXTRA},
                                              lambda params, profile: _steady_protocol(params, profile)[0],
                                              _run_steady)
