@@ -15,7 +15,8 @@ Run:  .venv/bin/python benchmarks/bench_sweep.py  [--quick] [--repeats R] [--tas
    ``book`` profiles (``--cost-profiles``), each in a fresh process (``vdlib.experiments.sweep.run_task``
    called directly, one torch thread): CPU seconds (user + system), wall seconds, peak memory (maximum
    resident set) and the size of the task's folder. Pre-training is part of a trajectory task; the
-   common start (pre-training + directions) is part of a steady-state task.
+   common start (pre-training + directions) is part of a steady-state task; training and the spectra
+   of D at its snapshots are a spectrum task (``--cases spectrum`` for those alone).
 
 Best of ``--repeats`` (the machine is shared and noisy). No assertions: a script, not a test.
 """
@@ -85,7 +86,8 @@ def sweep_section(n_tasks: int, epochs: int, repeats: int) -> None:
 
 
 COST_CASES = [("trajectory", "sgd"), ("trajectory", "langevin"), ("trajectory", "nobn"),
-              ("steady-state", "sgd"), ("steady-state", "langevin"), ("steady-state", "nobn")]
+              ("steady-state", "sgd"), ("steady-state", "langevin"), ("steady-state", "nobn"),
+              ("spectrum", "small-fc"), ("spectrum", "small-lenet")]
 
 _COST_CHILD = """
 import json, resource, sys, time
@@ -93,7 +95,8 @@ from pathlib import Path
 from vdlib.experiments.sweep import run_task
 experiment, group, profile, folder = sys.argv[1:5]
 t0 = time.perf_counter()
-rec = run_task(experiment, "cost", {"group": group}, profile, folder, threads=1)
+rec = run_task(experiment, "cost", {"run" if experiment == "spectrum" else "group": group}, profile, folder,
+               threads=1)
 use = resource.getrusage(resource.RUSAGE_SELF)
 size = sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file())
 print(json.dumps({"wall": time.perf_counter() - t0, "cpu": use.ru_utime + use.ru_stime,
@@ -101,7 +104,7 @@ print(json.dumps({"wall": time.perf_counter() - t0, "cpu": use.ru_utime + use.ru
 """
 
 
-def costs_section(profiles: list[str]) -> None:
+def costs_section(profiles: list[str], cases: list[str] | None = None) -> None:
     import json
     import subprocess
     import sys
@@ -110,7 +113,7 @@ def costs_section(profiles: list[str]) -> None:
           "imports included)")
     with tempfile.TemporaryDirectory(prefix="bench_sweep_cost_") as tmp:
         for profile in profiles:
-            for experiment, group in COST_CASES:
+            for experiment, group in [c for c in COST_CASES if not cases or c[0] in cases]:
                 folder = Path(tmp) / f"{experiment}-{group}-{profile}"
                 run = subprocess.run([sys.executable, "-c", _COST_CHILD, experiment, group, profile, str(folder)],
                                      capture_output=True, text=True)
@@ -131,9 +134,11 @@ def main() -> None:
     ap.add_argument("--empty", type=int, default=None, help="empty tasks for the overhead (default 500; --quick 200)")
     ap.add_argument("--costs", action="store_true", help="only section 3: the cost of one task of each experiment")
     ap.add_argument("--cost-profiles", default="ci,book", help="profiles of section 3 (default ci,book)")
+    ap.add_argument("--cases", default="", help="experiments of section 3 (default: all; e.g. spectrum)")
     args = ap.parse_args()
     if args.costs:
-        costs_section([p.strip() for p in args.cost_profiles.split(",") if p.strip()])
+        costs_section([p.strip() for p in args.cost_profiles.split(",") if p.strip()],
+                      [c.strip() for c in args.cases.split(",") if c.strip()])
         return
     n_tasks = args.tasks or (4 if args.quick else 8)
     epochs = args.epochs or (100 if args.quick else 300)
