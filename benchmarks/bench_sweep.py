@@ -9,7 +9,10 @@ Run:  .venv/bin/python benchmarks/bench_sweep.py  [--quick] [--repeats R] [--tas
    trajectory experiment, ``--tasks`` seeds (one group, ``sgd``, ``--epochs`` recorded epochs, each
    task pre-training its own chains), one torch thread per task, with 1 and with 2 workers: tasks/s of
    the task phase (first task sent to last ended) and of the whole call (cluster start-up included),
-   and the ratio 2 workers / 1 worker (2 is perfect scaling on 2 cores).
+   and the ratio 2 workers / 1 worker (2 is perfect scaling on 2 cores). Beside them: the cores the
+   tasks kept busy (their CPU seconds over the task phase's wall seconds) and the machine's 1-minute
+   load average: on a shared machine whose load is above its core count, a second worker gets no
+   more CPU than the first, and the ratio says so.
 
 3. **Cost of one task** (``--costs``, alone): one task of each experiment and group at the ``ci`` and
    ``book`` profiles (``--cost-profiles``), each in a fresh process (``vdlib.experiments.sweep.run_task``
@@ -75,12 +78,15 @@ def sweep_section(n_tasks: int, epochs: int, repeats: int) -> None:
                 res = sweep.run_sweep(spec, workers=workers, stream=io.StringIO())
                 if not res.ok:
                     raise RuntimeError(f"tasks failed: {res.failed}")
-                m = {"tasks": res.task_seconds, "total": res.seconds}
+                cpu = sum(r["cpu_seconds"] for r in sweep.load_summary(out))
+                m = {"tasks": res.task_seconds, "total": res.seconds, "busy": cpu / res.task_seconds,
+                     "load": os.getloadavg()[0]}
                 if workers not in best or m["tasks"] < best[workers]["tasks"]:
                     best[workers] = m
     for workers, m in best.items():
         print(f"  {workers} worker{'s' if workers > 1 else ' '}: task phase {m['tasks']:6.1f} s -> "
-              f"{n_tasks / m['tasks']:5.3f} tasks/s; whole call {m['total']:6.1f} s -> {n_tasks / m['total']:5.3f} tasks/s")
+              f"{n_tasks / m['tasks']:5.3f} tasks/s; whole call {m['total']:6.1f} s -> {n_tasks / m['total']:5.3f} tasks/s; "
+              f"cores kept busy {m['busy']:.2f} (task CPU s / task-phase s); load average {m['load']:.1f}")
     print(f"  ratio 2 workers / 1 worker: {best[1]['tasks'] / best[2]['tasks']:.2f} (task phase), "
           f"{best[1]['total'] / best[2]['total']:.2f} (whole call); 2.00 is perfect scaling on 2 cores")
 
@@ -143,7 +149,7 @@ def main() -> None:
     n_tasks = args.tasks or (4 if args.quick else 8)
     epochs = args.epochs or (100 if args.quick else 300)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"python {platform.python_version()}")
+          f"python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start")
     overhead_section(args.empty or (200 if args.quick else 500), args.repeats)
     sweep_section(n_tasks, epochs, args.repeats)
 

@@ -68,6 +68,10 @@ def main(args: argparse.Namespace) -> int:
     except (SpecError, SchedulerUnreachable, DistributedMissing, FolderInUse) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: the finished tasks are kept; run the same command again to resume the others",
+              file=sys.stderr)
+        return 130
     if not outcome.ok:
         print(f"error: {len(outcome.failed)} task(s) failed: {', '.join(outcome.failed)}; the others are in "
               f"{outcome.folder}. Fix the cause and run the same command again: finished tasks are kept",

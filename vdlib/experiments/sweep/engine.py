@@ -164,13 +164,14 @@ def write_summary(out: Path, tasks: list[Task]) -> Path:
         if rec is None:
             row["status"] = "unfinished"
         else:
-            row.update(status="complete", seconds=rec["seconds"], threads=rec["threads"])
+            row.update(status="complete", seconds=rec["seconds"], cpu_seconds=rec.get("cpu_seconds"),
+                       threads=rec["threads"])
             for k, v in rec["headline"].items():
                 row[k] = v
                 if k not in heads:
                     heads.append(k)
         rows.append(row)
-    columns = ["task", *grid_keys, "status", "seconds", "threads", *heads]
+    columns = ["task", *grid_keys, "status", "seconds", "cpu_seconds", "threads", *heads]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()

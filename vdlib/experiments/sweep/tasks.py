@@ -238,13 +238,13 @@ def run_task(experiment: str, name: str, parameters: dict[str, Any], profile: st
 
     Runs in a Dask worker (or directly: the tests do). ``threads`` torch/BLAS threads for the task."""
     from ... import files, provenance
-    from ...config import torch_threads
+    from ...config import select_device, torch_threads
     from ...lifecycle import RunLock
     from ..cluster import task_started
 
     task_started(threads)
     folder = Path(folder)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     with RunLock(folder, what=f"sweep task {name}"):
         files.remove_stale_temporaries(folder)
         try:
@@ -255,7 +255,7 @@ def run_task(experiment: str, name: str, parameters: dict[str, Any], profile: st
                              f"{traceback.format_exc()}") from None
         record = {"format": TASK_FORMAT, "status": "complete", "experiment": experiment, "name": name,
                   "parameters": parameters, "profile": profile, "threads": threads, "headline": headline,
-                  "seconds": time.perf_counter() - t0, "host": socket.gethostname(), "pid": os.getpid(),
-                  **provenance.run_metadata(parameters.get("device") or "cpu")}
+                  "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0, "host": socket.gethostname(), "pid": os.getpid(),
+                  **provenance.run_metadata(select_device(parameters.get("device")))}
         files.write_json(folder / TASK_FILE, record)
     return record
