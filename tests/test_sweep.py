@@ -125,7 +125,8 @@ def test_steady_state_units_run_as_a_sweep(tmp_path):
 
     spec = tmp_path / "ss.yaml"
     spec.write_text(f"experiment: steady-state\nout: {tmp_path / 'ss'}\nprofile: ci\n"
-                    "parameters: {chains: 2, control_b_chains: 2}\ngrid:\n  group: [sgd, langevin]\n")
+                    "parameters: {chains: 2, control_b_chains: 2, burn_in: 10, burn_in_max: 10, held_out: 3, "
+                    "window: 10}\ngrid:\n  group: [sgd, langevin]\n")
     assert cli.main(["sweep", str(spec), "--workers", "2"]) == 0
     for group in ("sgd", "langevin"):
         unit = S.load_unit(tmp_path / "ss" / f"group={group}", "lr0.1_wd0.0005", group)
@@ -154,7 +155,7 @@ def test_a_failing_task_is_reported_with_its_parameters_and_traceback_while_the_
 # bad input: refused before any task starts, exit status 2
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("change,message", [
-    (dict(experiment="nope"), "unknown experiment 'nope': choose one of trajectory, steady-state"),
+    (dict(experiment="nope"), "unknown experiment 'nope': choose one of trajectory, spectrum, steady-state"),
     (dict(grid={"learning_rate": [0.1]}), r"unknown parameter\(s\) \['learning_rate'\] in grid for trajectory"),
     (dict(grid={}), "the grid is empty"),
     (dict(grid={"seed": []}), "grid.seed must be a non-empty list"),
@@ -253,7 +254,7 @@ def _assert_all_gone(kids, within=15.0):
     assert not left, f"processes left behind: {[(p.pid, p.cmdline()[:3]) for p in left]}"
 
 
-SLOW = {"epochs": 300, "checkpoint_every": 0.5, "controls": "sgd"}
+SLOW = {"epochs": 200, "checkpoint_every": 0.5, "controls": "sgd"}
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
