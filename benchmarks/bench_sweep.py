@@ -11,8 +11,9 @@ Run:  .venv/bin/python benchmarks/bench_sweep.py  [--quick] [--repeats R] [--tas
    the task phase (first task sent to last ended) and of the whole call (cluster start-up included),
    and the ratio 2 workers / 1 worker (2 is perfect scaling on 2 cores). Beside them: the cores the
    tasks kept busy (their CPU seconds over the task phase's wall seconds) and the machine's 1-minute
-   load average: on a shared machine whose load is above its core count, a second worker gets no
-   more CPU than the first, and the ratio says so.
+   load average; and, interleaved with them, the same tasks in 1 and 2 plain processes without Dask,
+   whose ratio is what the machine allows at that moment (on a shared machine whose load is above its
+   core count, a second process gets little more CPU than the first).
 
 3. **Cost of one task** (``--costs``, alone): one task of each experiment and group at the ``ci`` and
    ``book`` profiles (``--cost-profiles``), each in a fresh process (``vdlib.experiments.sweep.run_task``
@@ -61,14 +62,39 @@ def overhead_section(n_tasks: int, repeats: int) -> None:
               f"{best_per_task * 1e3:6.2f} ms per empty task ({1 / best_per_task:7.0f} tasks/s)")
 
 
+_PLAIN_CHILD = """
+import json, sys
+from vdlib.experiments.sweep import run_task
+params, folder = json.loads(sys.argv[1]), sys.argv[2]
+for seed in json.loads(sys.argv[3]):
+    run_task("trajectory", f"seed={seed}", {**params, "seed": seed}, "ci", f"{folder}/seed={seed}", threads=1)
+"""
+
+
+def _plain(processes: int, params: dict, seeds: list[int], folder: Path) -> float:
+    """Wall seconds of the same tasks in ``processes`` plain processes (no Dask), seeds dealt round-robin."""
+    import json
+    import subprocess
+    import sys
+
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", _PLAIN_CHILD, json.dumps(params), str(folder),
+                               json.dumps(seeds[i::processes])]) for i in range(processes)]
+    if any(p.wait() != 0 for p in procs):
+        raise RuntimeError("a plain process failed")
+    return time.perf_counter() - t0
+
+
 def sweep_section(n_tasks: int, epochs: int, repeats: int) -> None:
     from vdlib.experiments import sweep
 
     grid = {"seed": list(range(n_tasks))}
     params = dict(epochs=epochs, burn_in=2, chains=2, controls=["sgd"], noise_batches=4)
     print(f"\nthroughput: a sweep of {n_tasks} trajectory tasks (ci profile, sgd × 2 chains, {epochs} epochs, "
-          f"1 torch thread each; best of {repeats})")
+          f"1 torch thread each; best of {repeats}), and the same tasks in 1 and 2 plain processes (no Dask): "
+          "the scaling this machine allows right now")
     best: dict[int, dict] = {}
+    plain: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
         for r in range(repeats):
             for workers in (1, 2):
@@ -83,12 +109,18 @@ def sweep_section(n_tasks: int, epochs: int, repeats: int) -> None:
                      "load": os.getloadavg()[0]}
                 if workers not in best or m["tasks"] < best[workers]["tasks"]:
                     best[workers] = m
+                wall = _plain(workers, params, grid["seed"], Path(tmp) / f"plain{workers}-{r}")
+                plain[workers] = min(plain.get(workers, float("inf")), wall)
     for workers, m in best.items():
-        print(f"  {workers} worker{'s' if workers > 1 else ' '}: task phase {m['tasks']:6.1f} s -> "
+        print(f"  Dask, {workers} worker{'s' if workers > 1 else ' '}: task phase {m['tasks']:6.1f} s -> "
               f"{n_tasks / m['tasks']:5.3f} tasks/s; whole call {m['total']:6.1f} s -> {n_tasks / m['total']:5.3f} tasks/s; "
               f"cores kept busy {m['busy']:.2f} (task CPU s / task-phase s); load average {m['load']:.1f}")
+    for k, wall in plain.items():
+        print(f"  plain, {k} process{'es' if k > 1 else '  '}: {wall:6.1f} s -> {n_tasks / wall:5.3f} tasks/s "
+              "(each process's start and imports included)")
     print(f"  ratio 2 workers / 1 worker: {best[1]['tasks'] / best[2]['tasks']:.2f} (task phase), "
-          f"{best[1]['total'] / best[2]['total']:.2f} (whole call); 2.00 is perfect scaling on 2 cores")
+          f"{best[1]['total'] / best[2]['total']:.2f} (whole call); plain processes 2 / 1: {plain[1] / plain[2]:.2f}; "
+          "2.00 is perfect scaling on 2 idle cores")
 
 
 COST_CASES = [("trajectory", "sgd"), ("trajectory", "langevin"), ("trajectory", "nobn"),
