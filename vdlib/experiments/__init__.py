@@ -15,7 +15,7 @@ recomputing. A run's progress bar is on under the ``full`` profile unless ``--pr
 Commands:
 
 * ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`
-  (a package: protocol, pre-training, engines, process scheduler, runner, summary, command line);
+  (a package: protocol, pre-training, engines, Dask tasks of several processes, runner, summary, command line);
 * ``spectrum``: the gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2):
   :mod:`vdlib.experiments.spectrum`;
 * ``steady-state``: SGD on tiny-fc in a real steady state, matched controls and the calibrated

@@ -1,5 +1,7 @@
-"""``python -m vdlib.experiments sweep SPEC``: a grid of an experiment's parameters run as Dask tasks, on a
-local cluster by default or on any running Dask cluster, resumable and bitwise reproducible.
+"""Run a grid of an experiment's parameters as Dask tasks, on a local cluster or any Dask cluster; resumable.
+
+``python -m vdlib.experiments sweep SPEC`` runs them on a local cluster by default or on any running
+Dask cluster, resumable and bitwise reproducible.
 
 A spec (TOML or YAML, :mod:`.spec`) names the experiment, the grid and the output folder. Each grid
 point is one task (:mod:`.tasks`) that writes its own subfolder ``OUT/<key=value,...>/``: the
