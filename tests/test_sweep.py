@@ -162,6 +162,7 @@ def test_a_failing_task_is_reported_with_its_parameters_and_traceback_while_the_
     (dict(grid={"lr": [0.0]}), "task lr=0: .*learning rate"),
     (dict(parameters={"epochs": 5, "burn_in": 9}), "burn_in=9 must be smaller than epochs=5"),
     (dict(threads=0), "threads must be a whole number"),
+    (dict(grid={"threads": [1, 2]}), "threads is set at the top of the spec"),
 ])
 def test_a_bad_spec_says_what_to_change(tmp_path, change, message):
     raw = {"experiment": "trajectory", "out": str(tmp_path / "o"), "profile": "ci", "grid": {"seed": [0, 1]}, **change}

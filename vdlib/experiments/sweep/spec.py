@@ -141,6 +141,9 @@ def make_spec(raw: dict[str, Any], source: str = "<dict>") -> Spec:
     if not isinstance(parameters, dict):
         raise SpecError(f"{where}parameters must be a table of name = value")
     for kind, keys in (("grid", grid), ("parameters", parameters)):
+        if "threads" in keys:
+            raise SpecError(f"{where}threads is set at the top of the spec (threads = N: torch threads per task, "
+                            f"recorded with each task), not in {kind}")
         bad = sorted(set(keys) - set(exp.parameters))
         if bad:
             raise SpecError(f"{where}unknown parameter(s) {bad} in {kind} for {name}: known are "

@@ -45,7 +45,7 @@ class Experiment:
     name: str
     parameters: dict[str, str]            # name -> what it sets
     check: Callable[[dict[str, Any], str | None], Any]
-    run: Callable[[dict[str, Any], str | None, Path], dict[str, float]]
+    run: Callable[[dict[str, Any], str | None, Path, int], dict[str, float]]  # params, profile, folder, threads
 
 
 # --------------------------------------------------------------------------------------------------
@@ -78,12 +78,12 @@ def _trajectory_protocol(params: dict[str, Any], profile: str | None):
     return T.protocol(profile, **kw)
 
 
-def _run_trajectory(params: dict[str, Any], profile: str | None, folder: Path) -> dict[str, float]:
+def _run_trajectory(params: dict[str, Any], profile: str | None, folder: Path, threads: int) -> dict[str, float]:
     from .. import trajectory as T
     from ..cluster import kill_this_worker_once
 
     p = _trajectory_protocol(params, profile)
-    kw = dict(device=params.get("device"), data_root=params.get("data_root"), num_threads=None,
+    kw = dict(device=params.get("device"), data_root=params.get("data_root"), num_threads=threads,
               checkpoint_every=float(params.get("checkpoint_every", 60.0)), progress=False,
               command="python -m vdlib.experiments sweep")
 
@@ -134,7 +134,7 @@ def _steady_protocol(params: dict[str, Any], profile: str | None):
     return protocol(profile, settings=(setting,), **kw), setting, group
 
 
-def _run_steady(params: dict[str, Any], profile: str | None, folder: Path) -> dict[str, float]:
+def _run_steady(params: dict[str, Any], profile: str | None, folder: Path, threads: int) -> dict[str, float]:
     from ... import files, provenance
     from ..steady_state import runner as R
 
@@ -181,11 +181,12 @@ def _spectrum_protocol(params: dict[str, Any], profile: str | None):
     return S.protocol(profile, **kw)
 
 
-def _run_spectrum(params: dict[str, Any], profile: str | None, folder: Path) -> dict[str, float]:
+def _run_spectrum(params: dict[str, Any], profile: str | None, folder: Path, threads: int) -> dict[str, float]:
     from .. import spectrum as S
 
     p = _spectrum_protocol(params, profile)
     res = S.run(p, out=folder, work=folder / "work", resume=(folder / "meta.json").is_file(), progress=False,
+                num_threads=threads,
                 device=params.get("device"), data_root=params.get("data_root"),
                 command="python -m vdlib.experiments sweep")
     if res.meta.get("skipped"):
@@ -249,7 +250,7 @@ def run_task(experiment: str, name: str, parameters: dict[str, Any], profile: st
         files.remove_stale_temporaries(folder)
         try:
             with torch_threads(threads):
-                headline = EXPERIMENTS[experiment].run(dict(parameters), profile, folder)
+                headline = EXPERIMENTS[experiment].run(dict(parameters), profile, folder, threads)
         except Exception as err:  # noqa: BLE001 (sent back as text: not every exception type unpickles)
             raise TaskFailed(f"{type(err).__name__}: {err}\n--- the task's traceback ---\n"
                              f"{traceback.format_exc()}") from None
