@@ -103,7 +103,7 @@ def run_sweep(spec: Spec, *, workers: int | None = None, scheduler: str | None =
             with connect(n, scheduler=scheduler, scheduler_file=scheduler_file,
                          resources=spec.resources or None, timeout=timeout) as client:
                 _run_on(client, spec, todo, profile, outcome, say,
-                        where=scheduler or scheduler_file or f"a local cluster of {n} workers")
+                        where=scheduler or scheduler_file or f"a local cluster of {n} worker{'s' if n != 1 else ''}")
         write_summary(out, tasks)
     outcome.seconds = time.perf_counter() - t0
     say(f"sweep done in {outcome.seconds:.1f} s ({outcome.task_seconds:.1f} s of tasks): {len(outcome.finished)} run, "
