@@ -18,14 +18,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 
 __all__ = ["SchedulerUnreachable", "DistributedMissing", "connect", "default_workers", "task_started", "dashboard_link",
-           "TEST_KILL_ENV"]
+           "completed", "WorkersLost", "TEST_KILL_ENV"]
 
 
 class SchedulerUnreachable(ConnectionError):
     """No Dask scheduler answered at the address (or scheduler file) given."""
+
+
+class WorkersLost(RuntimeError):
+    """A local cluster has had no worker for a while, with tasks still to run (a nanny that could not restart one)."""
 
 
 class DistributedMissing(ImportError):
@@ -153,3 +158,31 @@ def kill_this_worker_once(tag: str, first_part) -> None:
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(str(os.getpid()))
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def completed(client, futures, patience: float = 120.0):
+    """Yield ``futures`` as they finish, like :func:`distributed.as_completed`, but raise :class:`WorkersLost`
+    when the client's local cluster has had no worker for ``patience`` seconds while some are pending
+    (a worker that died and was not restarted would otherwise leave the caller waiting for ever). A
+    cluster of your own (no ``client.cluster``) may scale to zero and back: it is not checked."""
+    from distributed import wait
+
+    pending = list(futures)
+    alone_since = None
+    while pending:
+        try:
+            wait(pending, timeout=2.0, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass
+        done = [f for f in pending if f.done()]
+        pending = [f for f in pending if not f.done()]
+        yield from done
+        if pending and client.cluster is not None and not client.scheduler_info().get("workers"):
+            alone_since = alone_since if alone_since is not None else time.monotonic()
+            if time.monotonic() - alone_since > patience:
+                client.cancel(pending)
+                raise WorkersLost(f"the local cluster has had no worker for {patience:g} s with {len(pending)} "
+                                  "task(s) left (a worker died and was not restarted); run the same command "
+                                  "again: finished work is kept")
+        else:
+            alone_since = None

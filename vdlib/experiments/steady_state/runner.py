@@ -304,12 +304,10 @@ def run(p: SteadyProtocol, out, *, workers: int = 1, resume: bool = False, stop_
         for job in jobs:
             done(*_worker(job))
     else:  # one Dask task per unit on a local cluster (vdlib.experiments.cluster): its workers end with this process
-        from ..cluster import connect
+        from ..cluster import completed, connect
 
         with connect(min(workers, len(jobs))) as client:
-            from distributed import as_completed
-
-            for f in as_completed([client.submit(_unit_task, job, pure=False) for job in jobs]):
+            for f in completed(client, [client.submit(_unit_task, job, pure=False) for job in jobs]):
                 done(*f.result())
     return out
 

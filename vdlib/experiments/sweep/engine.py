@@ -112,9 +112,7 @@ def run_sweep(spec: Spec, *, workers: int | None = None, scheduler: str | None =
 
 
 def _run_on(client, spec: Spec, todo: list[Task], profile: str, outcome: SweepOutcome, say, where: str) -> None:
-    from distributed import as_completed
-
-    from ..cluster import dashboard_link
+    from ..cluster import WorkersLost, completed, dashboard_link
 
     t0 = time.perf_counter()
     token = os.urandom(4).hex()  # fresh keys: a re-run never gets a result the scheduler still remembers
@@ -133,23 +131,33 @@ def _run_on(client, spec: Spec, todo: list[Task], profile: str, outcome: SweepOu
                             pure=False, resources=spec.resources or None)
         futures[fut] = task
     done = 0
-    for fut in as_completed(list(futures)):
-        task = futures[fut]
-        done += 1
-        if fut.status == "finished":
-            rec = fut.result()
-            outcome.finished.append(task.name)
-            heads = ", ".join(f"{k} {v:.4g}" for k, v in list(rec["headline"].items())[:4])
-            say(f"[{done}/{len(todo)}] {task.name}: done in {rec['seconds']:.1f} s ({heads})")
-        else:
-            err = fut.exception()
-            if isinstance(err, TaskFailed):  # the task's own error, with its traceback in the message
-                text = str(err)
-            else:  # Dask's (e.g. a worker lost more often than distributed.scheduler.allowed-failures)
-                text = "".join(traceback.format_exception(type(err), err, fut.traceback()))
-            outcome.failed[task.name] = text.splitlines()[0] if text else type(err).__name__
-            say(f"[{done}/{len(todo)}] {task.name}: FAILED with parameters {task.parameters}\n{text.rstrip()}")
+    try:
+        for fut in completed(client, list(futures)):
+            done += 1
+            _report(fut, futures[fut], done, len(todo), outcome, say)
+    except WorkersLost as err:
+        for fut, task in futures.items():
+            if task.name not in outcome.finished and task.name not in outcome.failed:
+                outcome.failed[task.name] = str(err)
+        say(f"error: {err}")
     outcome.task_seconds = time.perf_counter() - t0
+
+
+def _report(fut, task: Task, done: int, total: int, outcome: SweepOutcome, say) -> None:
+    """Print one ended task and record it in ``outcome``: its headline numbers, or its parameters and traceback."""
+    if fut.status == "finished":
+        rec = fut.result()
+        outcome.finished.append(task.name)
+        heads = ", ".join(f"{k} {v:.4g}" for k, v in list(rec["headline"].items())[:4])
+        say(f"[{done}/{total}] {task.name}: done in {rec['seconds']:.1f} s ({heads})")
+    else:
+        err = fut.exception()
+        if isinstance(err, TaskFailed):  # the task's own error, with its traceback in the message
+            text = str(err)
+        else:  # Dask's (e.g. a worker lost more often than distributed.scheduler.allowed-failures)
+            text = "".join(traceback.format_exception(type(err), err, fut.traceback()))
+        outcome.failed[task.name] = text.splitlines()[0] if text else type(err).__name__
+        say(f"[{done}/{total}] {task.name}: FAILED with parameters {task.parameters}\n{text.rstrip()}")
 
 
 def write_summary(out: Path, tasks: list[Task]) -> Path:

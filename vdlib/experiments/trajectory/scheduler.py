@@ -152,14 +152,12 @@ def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], 
     cancelled); another error in a task raises here with its traceback in the message. A worker that
     dies mid-task is restarted and the task run again from its checkpoint.
     """
-    from ..cluster import connect
+    from ..cluster import completed, connect
 
     bar = next((i for i, b in enumerate(partition) if "sgd" in b), 0)  # the one task with a progress bar
     token = os.urandom(4).hex()  # fresh task keys: a new run never reuses a result the scheduler remembers
     results: dict[int, dict[str, Any]] = {}
     with connect(min(processes, len(partition)), scheduler=scheduler) as client:
-        from distributed import as_completed
-
         futures = {}
         for i, groups in enumerate(partition):
             job = dict(protocol=p.as_dict(), groups=list(groups), folder=str(Path(folder).resolve()),
@@ -170,7 +168,7 @@ def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], 
             fut = client.submit(_record_bin_task, job, key=f"trajectory-{'+'.join(groups)}-{token}", pure=False)
             futures[fut] = i
         try:
-            for fut in as_completed(list(futures)):
+            for fut in completed(client, list(futures)):
                 i = futures[fut]
                 if fut.status != "finished":  # the task itself raised (e.g. a worker lost too often)
                     err = fut.exception()
