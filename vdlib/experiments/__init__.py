@@ -15,13 +15,16 @@ recomputing. A run's progress bar is on under the ``full`` profile unless ``--pr
 Commands:
 
 * ``trajectory``: long SGD runs on tiny-fc with controls (Part IV-b, Fig. 3): :mod:`vdlib.experiments.trajectory`
-  (a package: protocol, pre-training, engines, process scheduler, runner, summary, command line);
+  (a package: protocol, pre-training, engines, Dask tasks of several processes, runner, summary, command line);
 * ``spectrum``: the gradient-noise spectrum of real networks (Part IV-a, Figs. 1–2):
   :mod:`vdlib.experiments.spectrum`;
 * ``steady-state``: SGD on tiny-fc in a real steady state, matched controls and the calibrated
   irreversibility test (Part IV-b decided): :mod:`vdlib.experiments.steady_state`;
 * ``fig1-checks``: Fig. 1 re-examined (data set, two classes, evaluation vs training mode):
-  :mod:`vdlib.experiments.fig1_checks`.
+  :mod:`vdlib.experiments.fig1_checks`;
+* ``sweep``: a grid of an experiment's parameters (learning rates, batch sizes, seeds, groups) as Dask
+  tasks on a local cluster or any Dask cluster, resumable: :mod:`vdlib.experiments.sweep` (the
+  clusters: :mod:`vdlib.experiments.cluster`).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "spectrum": "spectrum",
     "steady-state": "steady_state",
     "fig1-checks": "fig1_checks",
+    "sweep": "sweep",
 }
 
 

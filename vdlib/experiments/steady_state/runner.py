@@ -1,5 +1,5 @@
 """Running the steady-state protocol: the common start, one unit (a setting and a group of chains), and the
-whole run, resumable unit by unit and parallel over processes.
+whole run, resumable unit by unit and parallel over processes (Dask tasks on a local cluster).
 
 A unit runs ``chains`` chains from the **common start** (one pre-trained network per architecture, so
 all chains of all groups share it and the projection directions computed there) through three
@@ -274,7 +274,8 @@ def _unit_cost(p: SteadyProtocol, s: Setting, g: str) -> float:
 
 def run(p: SteadyProtocol, out, *, workers: int = 1, resume: bool = False, stop_after: int | None = None,
         verbose: bool = False) -> Path:
-    """Run every unit of ``p`` into ``out`` (``workers`` processes, one thread each); returns ``out``.
+    """Run every unit of ``p`` into ``out`` (``workers`` processes, one thread each: Dask workers of a local
+    cluster when ``workers > 1``); returns ``out``.
 
     ``resume=True`` keeps the complete units already there (checked against the manifest and the
     protocol); without it an existing run in ``out`` is an error. ``stop_after`` stops after that
@@ -324,15 +325,21 @@ def _run_units(p: SteadyProtocol, out: Path, *, workers: int, resume: bool, stop
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             done(*_worker(job))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+    else:  # one Dask task per unit on a local cluster (vdlib.experiments.cluster): its workers end with this process
+        from ..cluster import completed, connect
 
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = [pool.submit(_worker, job) for job in jobs]
-            for f in as_completed(futures):
+        with connect(min(workers, len(jobs))) as client:
+            for f in completed(client, [client.submit(_unit_task, job, pure=False) for job in jobs]):
                 done(*f.result())
     return out
+
+
+def _unit_task(job) -> tuple[str, float]:
+    """One unit as a Dask task: :func:`_worker` in a worker that exits if this run's process dies."""
+    from ..cluster import task_started
+
+    task_started(job[-1])
+    return _worker(job)
 
 
 def load_unit(out, s: Setting | str, group: str) -> dict[str, Any]:

@@ -42,9 +42,10 @@ langevin (1 chain, a full-batch gradient at every step) ~72 epochs/s; all four g
 ~26 epochs/s (10⁵ epochs ≈ 1 h). On these tiny nets the per-step Python overhead, not the arithmetic,
 sets the time, and the threads of one process (``workers``) share one interpreter; ``processes=2``
 (``--processes 2``, the default of the ``full`` profile on a machine with 2 or more cores) records
-the groups in two OS processes instead, split by a short timing probe into bins of about equal time
-per epoch (the split is in ``meta.json``, ``"processes"``), with bitwise the same records as one
-process. Measured on the quiet 2-core machine (``--profile full``, 2 processes, split sgd+momentum0 |
+the groups as Dask tasks, one per group, on a local cluster of two worker processes instead
+(:mod:`vdlib.experiments.cluster`; the tasks are in ``meta.json``, ``"processes"``), with bitwise the
+same records as one process. The numbers below were measured with the earlier home-made pool of two
+processes (bins sgd+momentum0 | langevin+nobn), which the Dask tasks replace. Measured on the quiet 2-core machine (``--profile full``, 2 processes, split sgd+momentum0 |
 langevin+nobn): 10⁵ epochs in 1,319 s of recording (76 epochs/s), 1,349 s with pre-training; the
 records were bitwise those of a one-process run. See also benchmarks/bench_trajectory.py.
 Pre-training to zero error takes 700–2,900 epochs with BN (~20 s for 4 chains); without BN the error
@@ -54,7 +55,7 @@ Artifact (``out`` folder): ``meta.json`` (protocol, seeds, versions, device, dat
 pre-training outcome, timings, status), ``trajectory.npz`` (the small per-epoch series of every group:
 ``"<group>/loss"``, ``"<group>/grad_norm"``, ...), one subfolder per group with memory-mapped
 ``weights.npy`` (chains × (epochs+1) × d, float32) and the series, ``pretrained.pt`` and the rolling
-``checkpoint.pt`` (with several processes, one ``checkpoint-<group>+<group>.pt`` per process).
+``checkpoint.pt`` (with several processes, one ``checkpoint-<group>.pt`` per task).
 ``--resume`` continues a killed run with no lost or duplicated epoch (in one process or several, as it
 was started; a run of several processes reuses its split).
 
@@ -83,8 +84,8 @@ module           what is there
 ===============  ==================================================================================
 ``protocol``     :class:`Protocol`, :func:`protocol`, :data:`CONTROLS`, :data:`DATASETS`, the seeds
 ``pretraining``  :func:`load_data`, :func:`pretrain`
-``engines``      the chain engines of a run from the pre-trained weights, the timing probe
-``scheduler``    recording the groups in several processes (split, processes, resume)
+``engines``      the chain engines of a run from the pre-trained weights
+``scheduler``    recording the groups as Dask tasks in several processes (tasks, resume)
 ``runner``       :func:`run`, :func:`load`, :class:`TrajectoryResult`
 ``summary``      :func:`summarize` (the statistics: :mod:`vdlib.analysis.summaries`), :func:`load_summary`
 ``cli``          :func:`add_arguments`, :func:`main` (``python -m vdlib.experiments trajectory``)

@@ -1,11 +1,9 @@
 """Setting up the chain engines of a run from the pre-trained weights: one
 :class:`~vdlib.deep.chains.ChainEngine` per group (the paper's setting and its controls), the matched
-noise of the reversible control, and a short timing probe of each group."""
+noise of the reversible control."""
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -58,22 +56,3 @@ def _noise_trace_end(p: Protocol, engines: dict[str, ch.ChainEngine]) -> dict[st
 def _checkpoint_name(groups) -> str:
     """The checkpoint file of the process that records ``groups``."""
     return f"checkpoint-{'+'.join(groups)}.pt"
-
-
-def _probe_seconds(p: Protocol, X, y, pre, noise, dev, epochs: int = 3, repeats: int = 2) -> dict[str, float]:
-    """Seconds per recorded epoch of each group (an epoch + the full-batch evaluation), best of ``repeats``
-    runs of ``epochs`` epochs after one warm-up epoch, on throwaway engines (the real ones never move)."""
-    out = {}
-    for c in p.controls:
-        eng = _make_engines(p, X, y, pre, noise, dev, [c])[0][c]
-        eng.run_epoch(first_step=True)
-        eng.evaluate()
-        best = math.inf
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for _ in range(epochs):
-                eng.run_epoch(first_step=True)
-                eng.evaluate()
-            best = min(best, (time.perf_counter() - t0) / epochs)
-        out[c] = best
-    return out

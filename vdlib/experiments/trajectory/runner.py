@@ -18,8 +18,8 @@ from ...lifecycle import RunLock
 from ...provenance import log
 from .protocol import ARTIFACT_FORMAT, CONTROLS, Protocol, _chain_seeds, _init_seeds, _n_init, _seed, protocol
 from .pretraining import load_data, pretrain
-from .engines import _checkpoint_name, _load_pretrained, _make_engines, _noise_trace_end, _probe_seconds
-from .scheduler import _partition, _record_in_processes, _resume_partition
+from .engines import _checkpoint_name, _load_pretrained, _make_engines, _noise_trace_end
+from .scheduler import _record_in_processes, _resume_partition
 
 # --------------------------------------------------------------------------------------------------
 # results
@@ -75,7 +75,8 @@ def _series_npz(path: Path, records: dict[str, ch.Record], extra: dict[str, np.n
 def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resume: bool = False,
         progress: bool | None = None, device=None, num_threads: int | None = None, data_root=None,
         stop_after: int | None = None, checkpoint_every: float = 60.0, command: str | None = None,
-        workers: int = 1, processes: int = 1, verbose: bool = False) -> TrajectoryResult:
+        workers: int = 1, processes: int = 1, verbose: bool = False,
+        scheduler: str | None = None) -> TrajectoryResult:
     """Run the protocol: load data, pre-train, measure the noise trace, record the long phase.
 
     Parameters
@@ -103,17 +104,21 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
     workers : int
         Threads that advance the groups side by side (:func:`vdlib.deep.chains.run_network_chains`); same results.
     processes : int
-        OS processes that record the groups (default 1). The results do not depend on it: every group
-        has its own seeds, and the records are bitwise those of one process. With ``processes > 1``
-        (needs ``out``) the data loading, pre-training and noise traces happen here, once; then the
-        groups are split into at most ``processes`` bins, balanced by their measured time per epoch (a
-        few epochs of a throwaway copy of each group: on these tiny nets the per-step Python overhead,
-        not the arithmetic, sets the cost), and each bin is recorded by its own process (started with
-        "spawn"; it reloads the data and ``pretrained.pt``) into the group subfolders and its own
-        checkpoint ``checkpoint-<group>+<group>.pt``. ``meta["processes"]`` holds the partition, which
-        ``resume`` reuses (any ``processes > 1`` then runs it); a folder recorded by one process resumes
-        with ``processes=1`` only, and vice versa. Only the process holding ``"sgd"`` (else the first)
-        shows a progress bar. Wall time with 1 and 2 processes: see benchmarks/bench_trajectory.py.
+        Dask workers (OS processes) that record the groups (default 1: this process, no Dask). The
+        results do not depend on it: every group has its own seeds, and the records are bitwise those
+        of one process. With ``processes > 1`` (needs ``out``) the data loading, pre-training and noise
+        traces happen here, once; then each group is one Dask task (:mod:`vdlib.experiments.cluster`:
+        a local cluster of ``processes`` workers, which reload the data and ``pretrained.pt``) that
+        records into its group subfolder and its own checkpoint ``checkpoint-<group>.pt``; Dask's
+        scheduler hands the next task to the first free worker. A worker that dies mid-task is
+        restarted and its task resumed from its checkpoint. ``meta["processes"]`` holds the bins of
+        groups (one group each; runs started before Dask may hold bins of several), which ``resume``
+        reuses (any ``processes > 1`` then runs it); a folder recorded by one process resumes with
+        ``processes=1`` only, and vice versa. Only the task holding ``"sgd"`` (else the first) shows a
+        progress bar. Wall time with 1 and 2 processes: see benchmarks/bench_trajectory.py.
+    scheduler : str, optional
+        With ``processes > 1``: the address of a running Dask scheduler (``tcp://host:8786``) to send
+        the tasks to instead of a local cluster; its workers must see ``out`` and the data.
     verbose : bool
         Print the partition into processes when the recording starts (the command line does).
     """
@@ -140,12 +145,12 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
                         processes, num_threads, verbose)
     with torch_threads(num_threads):
         return _run(p, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command, workers,
-                    processes, num_threads, verbose)
+                    processes, num_threads, verbose, scheduler)
 
 
 # ---------------------------------------------------------------- the run
 def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpoint_every, command,
-         workers, processes, num_threads, verbose) -> TrajectoryResult:
+         workers, processes, num_threads, verbose, scheduler=None) -> TrajectoryResult:
     t_start = time.perf_counter()
     folder = Path(out) if out is not None else None
     meta_path = folder / "meta.json" if folder is not None else None
@@ -233,14 +238,11 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
             if "processes_probe_seconds_per_epoch" in old_meta:
                 meta["processes_probe_seconds_per_epoch"] = old_meta["processes_probe_seconds_per_epoch"]
         else:
-            probe_s = _probe_seconds(p, X, y, pre, noise, dev)
-            partition = _partition(probe_s, p.controls, processes)
-            meta["processes_probe_seconds_per_epoch"] = probe_s
-            how = "balanced by a timing probe: " + ", ".join(f"{g} {s * 1e3:.1f}" for g, s in probe_s.items()) + \
-                  " ms/epoch"
+            partition = [[g] for g in p.controls]  # one Dask task per group; the scheduler balances them
+            how = "one Dask task per group"
         ckpt_files = [_checkpoint_name(b) for b in partition]
-        log(f"recording in {len(partition)} processes: {' | '.join(', '.join(b) for b in partition)} ({how})",
-             verbose)
+        log(f"recording {len(partition)} tasks on {processes} Dask workers"
+            f"{' at ' + scheduler if scheduler else ''}: {' | '.join(', '.join(b) for b in partition)} ({how})", verbose)
     meta["processes"], meta["checkpoint_files"] = partition, ckpt_files
     if folder is not None:
         files.write_json(meta_path, meta)
@@ -254,10 +256,11 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
                                     progress=progress, stop_after=stop_after, checkpoint_every=checkpoint_every,
                                     workers=workers, max_weight_norm=p.max_weight_norm, max_loss=p.max_loss)
         else:
-            results = _record_in_processes(p, folder, partition, resume=resume, progress=progress, dev=dev,
+            results = _record_in_processes(p, folder, partition, progress=progress, dev=dev,
                                            data_root=data_root, fingerprint=data_info["fingerprint"],
                                            stop_after=stop_after, checkpoint_every=checkpoint_every,
-                                           workers=workers, num_threads=num_threads or 1)
+                                           workers=workers, num_threads=num_threads or 1, processes=processes,
+                                           scheduler=scheduler)
     except ch.TrajectoryDiverged as err:
         if folder is not None:
             meta.update(status="diverged", error=str(err), epochs_done=err.checkpoint_epoch)
@@ -275,7 +278,7 @@ def _run(p: Protocol, out, resume, progress, dev, data_root, stop_after, checkpo
         for c in p.controls:
             records[c] = ch.open_record(folder / c, epochs_done=done_by[c])
             records[c].start_epoch = start_by[c]
-        per_process = [{"groups": res["groups"], "seconds": res["seconds"],
+        per_process = [{"groups": res["groups"], "seconds": res["seconds"], "pid": res["pid"],
                         "epochs_per_second": (min(res["epochs_done"].values()) - min(res["start_epoch"].values()))
                         / res["seconds"] if res["seconds"] > 0 else None} for res in results]
     done = min(r.epochs_done for r in records.values())

@@ -1,33 +1,20 @@
-"""Recording the groups in several OS processes: a split of the groups into bins of about equal time per
-epoch, the recording processes (each resumable), and their results or errors."""
+"""Recording the groups in several processes: each group (or, in a run being resumed, each bin of groups
+recorded together) is one Dask task on a local cluster of ``processes`` workers or on a running Dask
+cluster; the tasks are resumable, and their results or errors come back to the main process."""
 from __future__ import annotations
 
 import json
 import os
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from ...deep import chains as ch
 from .protocol import Protocol
 from .pretraining import load_data
 from .engines import _checkpoint_name, _load_pretrained, _make_engines, _noise_trace_end
-
-def _partition(costs: dict[str, float], order, processes: int) -> list[list[str]]:
-    """Greedy longest-processing-time split of the groups into at most ``processes`` bins (groups kept
-    in ``order`` inside a bin; bins ordered by their first group)."""
-    order = list(order)
-    bins: list[list[str]] = [[] for _ in range(min(processes, len(costs)))]
-    load = [0.0] * len(bins)
-    for g in sorted(costs, key=lambda g: (-costs[g], order.index(g))):
-        i = min(range(len(bins)), key=lambda i: (load[i], i))
-        bins[i].append(g)
-        load[i] += costs[g]
-    bins = [sorted(b, key=order.index) for b in bins if b]
-    return sorted(bins, key=lambda b: order.index(b[0]))
-
 
 def _recorded_in_processes(meta: dict[str, Any] | None) -> bool:
     """Whether the run described by ``meta`` (meta.json) was recorded by several processes."""
@@ -64,8 +51,9 @@ def _resume_partition(folder: Path | None, p: Protocol, resume: bool, processes:
     if found == [ch.CHECKPOINT_FILE]:
         hint = "it was recorded by one process: pass processes=1 (--processes 1) to resume it"
     elif old_multi and all(f in [_checkpoint_name(b) for b in old_parts] for f in found):
-        hint = (f"it was recorded by {len(old_parts)} processes ({' | '.join('+'.join(b) for b in old_parts)}): "
-                f"pass processes={len(old_parts)} (--processes {len(old_parts)}; any value > 1 reuses that partition)")
+        hint = (f"it was recorded as {len(old_parts)} tasks of several processes "
+                f"({' | '.join('+'.join(b) for b in old_parts)}): pass processes=2 or more (--processes N; "
+                "any value > 1 reuses those tasks)")
     elif old_multi and all(f.startswith("checkpoint-") for f in found):
         hint = (f"the partition into processes in meta.json ({' | '.join('+'.join(b) for b in old_parts)}) does not "
                 "match them: restore it (each file names the groups of one process), or use another folder")
@@ -79,15 +67,16 @@ def _resume_partition(folder: Path | None, p: Protocol, resume: bool, processes:
                      f"{', '.join(found)}, and {uses}; {hint}")
 
 
-# ---------------------------------------------------------------- several processes
+# ---------------------------------------------------------------- several processes: Dask tasks
 def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_root, device: str,
-                fingerprint: float, resume: bool, stop_after: int | None, checkpoint_every: float, workers: int,
+                fingerprint: float, stop_after: int | None, checkpoint_every: float, workers: int,
                 num_threads: int, progress: bool) -> dict[str, Any]:
-    """Record ``groups`` in this (child) process: what :func:`_run` does with one process, for these groups."""
-    from ...lifecycle import watch_parent
+    """Record ``groups`` in this (worker) process: what :func:`_run` does with one process, for these groups.
 
-    watch_parent()  # a killed parent (SIGKILL, docker stop, scancel) must not leave this process writing
-    torch.set_num_threads(num_threads)
+    It continues from the groups' checkpoint when there is one: the run being resumed, or an earlier
+    attempt of this task on a worker that died (Dask runs it again). A fresh run starts without any
+    checkpoint (:func:`_resume_partition` refuses a folder that holds some), so a checkpoint found here
+    is always this run's."""
     p = Protocol.from_dict(protocol)
     folder = Path(folder)
     X, y, info = load_data(p, data_root)
@@ -100,11 +89,11 @@ def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_r
     name = _checkpoint_name(groups)
     t0 = time.perf_counter()
     try:
-        records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=resume and (folder / name).is_file(),
+        records = ch.run_network_chains(engines, p.epochs, folder=folder, resume=(folder / name).is_file(),
                                 record_fdr=p.record_fdr, progress=progress, stop_after=stop_after,
                                 checkpoint_every=checkpoint_every, workers=workers, checkpoint_file=name,
                                 max_weight_norm=p.max_weight_norm, max_loss=p.max_loss)
-    except ch.TrajectoryDiverged as err:  # described, not pickled: the parent raises it again
+    except ch.TrajectoryDiverged as err:  # described, not raised: the main process raises it again
         return {"status": "diverged", "message": str(err), "epoch": err.epoch, "group": err.group,
                 "chains": list(err.chains), "checkpoint_epoch": err.checkpoint_epoch}
     seconds = time.perf_counter() - t0
@@ -114,19 +103,27 @@ def _record_bin(protocol: dict[str, Any], groups: list[str], folder: str, data_r
             "noise_trace_end": _noise_trace_end(p, engines)}
 
 
-def _record_bin_main(conn, job: dict[str, Any]) -> None:
-    """Entry point of a recording process: send :func:`_record_bin`'s result, or a description of its error."""
-    try:
-        result = _record_bin(**job)
-    except BaseException as err:  # noqa: BLE001 (reported to the parent, which raises)
-        import traceback
+def _record_bin_task(job: dict[str, Any]) -> dict[str, Any]:
+    """The Dask task of one bin: :func:`_record_bin`'s result, or a description of its error (with traceback)."""
+    from ..cluster import TEST_KILL_ENV, task_started
 
-        result = {"status": "error", "type": type(err).__name__, "message": str(err),
-                  "traceback": traceback.format_exc()}
+    task_started(job["num_threads"])
+    if os.environ.get(TEST_KILL_ENV):  # test-only: see vdlib.experiments.cluster.TEST_KILL_ENV
+        _test_kill_once(job)
     try:
-        conn.send(result)
-    finally:
-        conn.close()
+        return _record_bin(**job)
+    except Exception as err:  # noqa: BLE001 (reported to the main process, which raises)
+        return {"status": "error", "type": type(err).__name__, "message": str(err),
+                "traceback": traceback.format_exc()}
+
+
+def _test_kill_once(job: dict[str, Any]) -> None:
+    """Test-only (:data:`vdlib.experiments.cluster.TEST_KILL_ENV`): record half the epochs, then die."""
+    from ..cluster import kill_this_worker_once
+
+    p = Protocol.from_dict(job["protocol"])
+    kill_this_worker_once("+".join(job["groups"]), lambda: _record_bin(**{**job, "stop_after": max(1, p.epochs // 2),
+                                                                          "checkpoint_every": 1e9}))
 
 
 def _child_error(res: dict[str, Any], groups) -> BaseException:
@@ -146,51 +143,43 @@ def _child_error(res: dict[str, Any], groups) -> BaseException:
     return RuntimeError(msg)
 
 
-def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], *, resume: bool, progress: bool,
+def _record_in_processes(p: Protocol, folder: Path, partition: list[list[str]], *, progress: bool,
                          dev, data_root, fingerprint: float, stop_after, checkpoint_every, workers,
-                         num_threads: int) -> list[dict[str, Any]]:
-    """Record each bin of ``partition`` in its own process ("spawn"); their results, in the partition's order.
+                         num_threads: int, processes: int, scheduler: str | None = None) -> list[dict[str, Any]]:
+    """Record each bin of ``partition`` as one Dask task, on a local cluster of ``processes`` workers or on
+    the cluster at ``scheduler``; their results, in the partition's order.
 
-    A diverged bin raises :class:`vdlib.deep.chains.TrajectoryDiverged` here (the other processes are stopped);
-    another error in a process raises here with its traceback in the message.
+    A diverged bin raises :class:`vdlib.deep.chains.TrajectoryDiverged` here (the other tasks are
+    cancelled); another error in a task raises here with its traceback in the message. A worker that
+    dies mid-task is restarted and the task run again from its checkpoint.
     """
-    import multiprocessing as mp
-    from multiprocessing.connection import wait
+    from ..cluster import completed, connect
 
-    ctx = mp.get_context("spawn")
-    bar = next((i for i, b in enumerate(partition) if "sgd" in b), 0)  # the one process with a progress bar
-    procs, results, ok = [], {}, False
-    try:
+    bar = next((i for i, b in enumerate(partition) if "sgd" in b), 0)  # the one task with a progress bar
+    token = os.urandom(4).hex()  # fresh task keys: a new run never reuses a result the scheduler remembers
+    results: dict[int, dict[str, Any]] = {}
+    with connect(min(processes, len(partition)), scheduler=scheduler) as client:
+        futures = {}
         for i, groups in enumerate(partition):
-            job = dict(protocol=p.as_dict(), groups=list(groups), folder=str(folder),
+            job = dict(protocol=p.as_dict(), groups=list(groups), folder=str(Path(folder).resolve()),
                        data_root=None if data_root is None else str(data_root), device=str(dev),
-                       fingerprint=fingerprint, resume=bool(resume), stop_after=stop_after,
+                       fingerprint=fingerprint, stop_after=stop_after,
                        checkpoint_every=checkpoint_every, workers=workers, num_threads=num_threads,
                        progress=bool(progress) and i == bar)
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_record_bin_main, args=(send, job), daemon=True,
-                               name=f"vdlib-trajectory-{'+'.join(groups)}")
-            proc.start()
-            send.close()  # the child holds the write end: its exit makes recv readable (EOF)
-            procs.append((i, proc, recv))
-        pending = {recv: (i, proc) for i, proc, recv in procs}
-        while pending:
-            for conn in wait(list(pending)):
-                i, proc = pending.pop(conn)
-                try:
-                    res = conn.recv()
-                except EOFError:
-                    proc.join()
-                    res = {"status": "error", "type": "RuntimeError", "traceback": "(none: the process died)\n",
-                           "message": f"it ended without a result (exit code {proc.exitcode})"}
+            fut = client.submit(_record_bin_task, job, key=f"trajectory-{'+'.join(groups)}-{token}", pure=False)
+            futures[fut] = i
+        try:
+            for fut in completed(client, list(futures)):
+                i = futures[fut]
+                if fut.status != "finished":  # the task itself raised (e.g. a worker lost too often)
+                    err = fut.exception()
+                    res = {"status": "error", "type": type(err).__name__, "message": str(err),
+                           "traceback": "".join(traceback.format_tb(fut.traceback()))}
+                else:
+                    res = fut.result()
                 if res["status"] != "ok":
                     raise _child_error(res, partition[i])
                 results[i] = res
-        ok = True
-    finally:
-        for _, proc, recv in procs:
-            if not ok and proc.is_alive():
-                proc.terminate()
-            proc.join()
-            recv.close()
+        finally:
+            client.cancel([f for f in futures if not f.done()])
     return [results[i] for i in range(len(partition))]
