@@ -61,9 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="threads advancing the groups side by side (default 1; the results do not depend on it)")
     parser.add_argument("--processes", type=int, default=None,
-                        help="OS processes recording the groups, split by a short timing probe (default: with "
-                             "--resume, as the run was started, reusing its split; else min(2, CPU cores) under "
-                             "the full profile and 1 otherwise); the results do not depend on it")
+                        help="Dask worker processes recording the groups, one task per group (default: with "
+                             "--resume, as many as the run was started with, at most the CPU cores; else min(2, CPU "
+                             "cores) under the full profile and 1 otherwise); the results do not depend on it")
+    parser.add_argument("--scheduler", default=None,
+                        help="send the groups' tasks to a running Dask scheduler (tcp://HOST:8786) instead of a "
+                             "local cluster of --processes workers")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default=None)
     parser.add_argument("--checkpoint-every", type=float, default=60.0,
                         help="seconds between checkpoints of the long phase (default 60; 0: after every epoch)")
@@ -89,7 +92,7 @@ def _default_processes(prof: str, out: Path, resume: bool) -> int:
             meta = {}
         parts = meta.get("processes")
         if _recorded_in_processes(meta):
-            return max(2, len(parts))
+            return max(2, min(len(parts), os.cpu_count() or 1))
         if parts or any(out.glob(ch.CHECKPOINT_FILE)):
             return 1
     return min(2, os.cpu_count() or 1) if prof == "full" else 1
@@ -142,13 +145,15 @@ def main(args: argparse.Namespace) -> int:
     processes = getattr(args, "processes", None)
     if processes is None:
         processes = _default_processes(prof, out, args.resume)
+        if args.scheduler and processes == 1:
+            processes = len(p.controls)  # a running cluster: one task per group
     print(f"trajectory: profile {prof}, {p.epochs} epochs; chains: "
           f"{', '.join(f'{g} ×{p.n_chains(g)}' for g in p.controls)}; "
           f"{processes} process{'es' if processes != 1 else ''}; -> {out}", flush=True)
     try:
         res = run(p, out=out, resume=args.resume, progress=args.progress, device=args.device,
                   data_root=args.data_root, checkpoint_every=args.checkpoint_every,
-                  workers=args.workers, processes=processes, verbose=True,
+                  workers=args.workers, processes=processes, verbose=True, scheduler=args.scheduler,
                   command="python -m vdlib.experiments " + " ".join(getattr(args, "argv", None) or ["trajectory"]))
     except ch.TrajectoryDiverged as err:
         print(f"error: {err}", file=sys.stderr)

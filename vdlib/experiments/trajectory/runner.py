@@ -131,6 +131,9 @@ def run(p: Protocol | None = None, *, profile: str | None = None, out=None, resu
 
     refuse_bundled_at_full_scale(p.profile, p.dataset, data_root, "trajectory")
     processes = checks.integer(processes, "processes")
+    if scheduler is not None and processes == 1:
+        raise ValueError(f"scheduler={scheduler!r} runs the groups as Dask tasks, which needs processes > 1 "
+                         "(e.g. --processes 2); with one process everything is recorded here")
     if processes > 1 and out is None:
         raise ValueError(f"processes={processes} needs out=<folder>: the recording processes share the run through "
                          "its folder (pretrained.pt, the records); pass out=..., or processes=1")
