@@ -90,7 +90,7 @@ def main() -> None:
             flat_grad(torch.from_numpy(loop_rng.integers(0, len(Y), b)))[cols]
         t_loop += (time.perf_counter() - t1) * a.draws / a.baseline_draws
 
-    print(f"median α̂ per batch size: " + ", ".join(f"b={b}: {np.median(r):.2f}" for b, r in zip(BATCHES, alpha)))
+    print("median α̂ per batch size: " + ", ".join(f"b={b}: {np.median(r):.2f}" for b, r in zip(BATCHES, alpha)))
     print(f"loop's b = 1 noise equals the per-sample rows minus their mean: {same}")
     print(f"vdlib route (per-sample gradients + drawn batches): {t_vdlib:8.1f} s   target ≤ 120 s: "
           f"{'met' if t_vdlib <= 120 else 'MISSED'}")
