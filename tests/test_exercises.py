@@ -227,7 +227,7 @@ CASES = {
 
 
 def test_every_registered_exercise_has_a_case_and_every_case_is_registered():
-    assert set(CASES) == set(E.exercise_ids())
+    assert set(CASES) == {ex_id for ex_id in E.exercise_ids() if ex_id < "ch13"}  # Part V: test_exercises_part5.py
     assert len(CASES) == 21
 
 
@@ -341,6 +341,8 @@ def test_every_registered_exercise_is_called_by_its_chapter():
 
 def test_the_registered_labels_exist_in_their_chapters():
     for ex_id, ex in E.REGISTRY.items():
+        if ex_id not in CASES:
+            continue  # Part V: test_exercises_part5.py
         path = next(p for p in CHAPTERS if p.name.startswith(ex_id[2:4]))
         assert f":label: {ex.label}" in path.read_text(), (ex_id, ex.label)
 

@@ -663,3 +663,7 @@ def _ch12_ex3(fn):
         (want / [2.0, 3.0], "multiply by z"),
     ], "relative difference for (mean, se) = (2.0, 0.1), (2.2, 0.2) at z = 2 and 3")
 
+
+
+from . import exercises_part5  # noqa: E402,F401  (registers the checks of chapters 13, 14 and 16 on import)
+REFERENCES.update(exercises_part5.REFERENCES)

@@ -1,0 +1,212 @@
+"""The exercise checks of Part V (vdlib.book.exercises_part5, chapters 13, 14 and 16): the chapters' own
+solutions pass, typical mistakes get their hint, placeholders are "not attempted", wrong types are "invalid"
+with what was expected. Chapters 00 and 13–17 have no stub that stops "Run All", and every check they call
+is registered. (The exercises of chapters 00, 15 and 17 have no code stub: a prompt and an executed solution.)"""
+import math
+import re
+
+import jupytext
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from vdlib.book import exercises as E
+from vdlib.book.exercises import check
+
+# ------------------------------------------------------------------------------------------------
+# the chapters' solutions, as their solution cells compute them
+
+
+def _predicted_alpha_t(nu, n):
+    from vdlib.analysis import tails
+    return tails.finite_variance_limit(tails.student_t_log_gap(nu), math.isqrt(n))
+
+
+def _svag_gradient_moments(z, l, A, b, noise_var, n=200_000, seed=0, weights=None):
+    from vdlib.theory import discrete_sgd as ds
+    r = np.random.default_rng(seed)
+    root = np.linalg.cholesky(A)
+
+    def batch_gradients():
+        x = r.standard_normal((n, b, len(z))) @ root.T
+        resid = x @ z - math.sqrt(noise_var) * r.standard_normal((n, b))
+        return np.einsum("nbd,nb->nd", x, resid) / b
+
+    g1, g2 = batch_gradients(), batch_gradients()
+    w1, w2 = ds.svag_weights(l) if weights is None else weights
+    g = w1 * g1 + w2 * g2
+    return g.mean(0), np.cov(g.T), g1.mean(0), np.cov(g1.T)
+
+
+def _scaling_table(A, noise_var, ratio=0.2, batches=(1, 2, 4, 8), diverged=None):
+    from vdlib.theory import discrete_sgd as ds
+    out = {}
+    for b in batches:
+        try:
+            out[b] = float(np.trace(A @ ds.label_noise_covariance(A, ratio * b, b, noise_var)))
+        except ValueError:
+            out[b] = diverged
+    return out
+
+
+def _late_rate(kl, last=10):
+    t = np.arange(len(kl))[-last:]
+    return float(np.exp(np.polyfit(t, np.log(kl[-last:]), 1)[0]))
+
+
+def _discrete_over_sde(eta_h, mu=0.9):
+    from vdlib.theory import limiting_dynamics as ld
+    disc = ld.additive_heavy_ball_covariance([[1.0]], [[1.0]], eta_h, mu)[0, 0]
+    return disc / ld.phase_space_model([[1.0]], [[1.0]], eta_h, mu).P[0, 0]
+
+
+def _compare_effective_lr(H, C, weight_decay):
+    from vdlib.theory import limiting_dynamics as ld
+    return ld.phase_space_model(H, C, 0.01, 0.9, weight_decay), ld.phase_space_model(H, C, 0.1, 0.0, weight_decay)
+
+
+def _exponents_by_window(paths, windows, lags=None):
+    from vdlib.analysis import diffusion_exponent as de
+    lags = lags or (lambda w: de.log_lags(*w, 6))
+    return {w: de.diffusion_exponent(paths, lags(w)) for w in windows}
+
+
+# id: (the solution, a typical mistake, a phrase of its hint, a wrong type, what the message names as expected)
+CASES = {
+    "ch13-ex2": (lambda: _predicted_alpha_t,
+                 lambda: (lambda nu, n: _predicted_alpha_t(nu, n**2)), "K₁ = √n", [1.7, 1.8], "predicted_alpha_t"),
+    "ch14-ex1": (lambda: _svag_gradient_moments,
+                 lambda: (lambda *a, **k: _svag_gradient_moments(*a, **k, weights=(1.0, 0.0))), "ds.svag_weights",
+                 np.eye(2), "svag_gradient_moments"),
+    "ch14-ex2": (lambda: _scaling_table,
+                 lambda: (lambda A, s2, ratio=0.2, batches=(1, 2, 4, 8): _scaling_table(A, s2, ratio, batches, diverged=np.inf)),
+                 "return None", {1: 0.2}, "scaling_table"),
+    "ch14-ex3": (lambda: _late_rate,
+                 lambda: (lambda kl, last=10: math.log(_late_rate(kl, last))), "exp(slope)", 0.64, "late_rate"),
+    "ch16-ex1": (lambda: _discrete_over_sde,
+                 lambda: (lambda eta_h, mu=0.9: 1 / _discrete_over_sde(eta_h, mu)), "discrete / SDE", 1.027, "discrete_over_sde"),
+    "ch16-ex2": (lambda: _compare_effective_lr,
+                 lambda: (lambda H, C, lam: _compare_effective_lr(H, C, lam)[::-1]), "the order is", np.eye(2),
+                 "compare_effective_lr"),
+    "ch16-ex3": (lambda: _exponents_by_window,
+                 lambda: (lambda paths, windows: _exponents_by_window(paths, windows, lambda w: np.arange(w[0], w[1] + 1))),
+                 "log-spaced lags", [0.9, 0.4, 0.1], "exponents_by_window"),
+}
+
+
+def test_every_part5_exercise_has_a_case_and_every_case_is_registered():
+    assert set(CASES) == {ex_id for ex_id in E.exercise_ids() if ex_id >= "ch13"}
+    assert set(CASES) - {"ch14-ex1"} == set(E.exercises_part5.REFERENCES)  # ch14-ex1: exact moments, no sampler
+
+
+@pytest.mark.parametrize("ex_id", sorted(CASES))
+def test_the_chapters_solution_is_correct(ex_id):
+    result = check(ex_id, CASES[ex_id][0](), quiet=True)
+    assert result.status == "correct", result.message
+    assert "tolerance" in result.message
+
+
+@pytest.mark.parametrize("ex_id", sorted(set(CASES) - {"ch14-ex1"}))
+def test_the_reference_passes_its_own_check(ex_id):
+    result = check(ex_id, E.reference(ex_id), quiet=True)
+    assert result.status == "correct", result.message
+
+
+@pytest.mark.parametrize("ex_id", sorted(CASES))
+def test_a_typical_mistake_gets_its_hint(ex_id):
+    _, wrong, hint, _, _ = CASES[ex_id]
+    result = check(ex_id, wrong(), quiet=True)
+    assert result.status == "incorrect", result.message
+    assert hint in result.message, result.message
+
+
+@pytest.mark.parametrize("ex_id", sorted(CASES))
+def test_the_placeholder_is_not_attempted(ex_id, capsys):
+    def stub(*args, **kwargs):
+        ...
+    for placeholder in (..., None, stub):
+        result = check(ex_id, placeholder)
+        assert result.status == "not attempted" and "not attempted yet" in result.message
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ex_id", sorted(CASES))
+def test_a_wrong_type_is_invalid_and_names_what_was_expected(ex_id):
+    _, _, _, bad, expected = CASES[ex_id]
+    for answer in (bad, lambda *a, **k: "text"):
+        result = check(ex_id, answer, quiet=True)
+        assert result.status == "invalid", result.message
+        assert expected in result.message, result.message
+
+
+@pytest.mark.parametrize("ex_id", sorted(CASES))
+def test_a_function_that_raises_is_invalid_not_an_error(ex_id):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+    result = check(ex_id, broken, quiet=True)
+    assert result.status == "invalid" and "ZeroDivisionError" in result.message
+
+
+def test_more_typical_mistakes_get_their_hints():
+    assert "diverges" in check("ch14-ex2", lambda *a, **k: {1: 0.18, 2: 0.2, 4: 0.3, 8: 1.0}, quiet=True).message
+    no_trace = check("ch14-ex2", lambda A_, s2, ratio=0.2, batches=(1, 2, 4, 8): {
+        b: (None if v is None else float(np.trace(_cov(A_, ratio * b, b, s2))))
+        for b, v in _scaling_table(A_, s2, ratio, batches).items()}, quiet=True)
+    assert no_trace.status == "incorrect" and "tr(Σ)" in no_trace.message
+    whole = check("ch14-ex3", lambda kl, last=10: _late_rate(kl, len(kl)), quiet=True)
+    assert whole.status == "incorrect" and "last" in whole.message
+    no_decay = check("ch16-ex2", lambda H, C, lam: _compare_effective_lr(H, C, 0.0), quiet=True)
+    assert no_decay.status == "incorrect" and "weight decay" in no_decay.message
+    no_momentum = check("ch16-ex1", lambda eta_h, mu=0.9: 1 / (1 - eta_h / 2), quiet=True)
+    assert no_momentum.status == "incorrect" and "2(1+μ)" in no_momentum.message
+
+
+def _cov(A, eta, b, s2):
+    from vdlib.theory import discrete_sgd as ds
+    return ds.label_noise_covariance(A, eta, b, s2)
+
+
+def test_the_reference_is_computed_not_typed():
+    # the references follow vdlib: change an input, and the reference changes as the formula says
+    from vdlib.analysis import tails
+    ref = E.reference("ch13-ex2")
+    assert ref(3, 10_000) == pytest.approx(1 / (0.5 + tails.student_t_log_gap(3) / math.log(100)))
+    assert E.reference("ch16-ex1")(1.0, 0.9) == pytest.approx(2 * 1.9 / (2 * 1.9 - 1.0))
+    mg, Cg, m1, C1 = E.exercises_part5._ch14_ex1_ref(l=9)
+    assert np.allclose(Cg, 9 * C1) and np.allclose(mg, m1)
+
+
+# ------------------------------------------------------------------------------------------------
+# the chapters: no stub stops "Run All"; every stub calls check with a registered id
+
+CHAPTERS = sorted(p for p in (ROOT / "chapters").glob("*.md") if re.match(r"(00|1[3-7])_", p.name))
+
+
+def test_the_part5_chapters_are_found():
+    assert [p.name[:2] for p in CHAPTERS] == ["00", "13", "14", "15", "16", "17"]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_stub_raises_and_every_check_is_registered(path):
+    nb = jupytext.read(path)
+    ids = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        assert "raise NotImplementedError" not in cell.source, f"{path.name}: a stub still raises"
+        assert "raises-exception" not in cell.metadata.get("tags", []), f"{path.name}: a cell is tagged raises-exception"
+        ids += re.findall(r'\bcheck\("([^"]+)"', cell.source)
+    for ex_id in ids:
+        assert ex_id in E.exercise_ids() and ex_id.startswith(f"ch{path.name[:2]}-"), f"{path.name}: check({ex_id!r}) is not registered"
+    if ids:
+        assert "from vdlib.book.exercises import check" in path.read_text()
+
+
+def test_every_part5_exercise_is_called_by_its_chapter_and_its_label_exists():
+    called = set()
+    for path in CHAPTERS:
+        called |= set(re.findall(r'\bcheck\("([^"]+)"', path.read_text()))
+    assert called == set(CASES)
+    for ex_id in CASES:
+        path = next(p for p in CHAPTERS if p.name.startswith(ex_id[2:4]))
+        assert f":label: {E.REGISTRY[ex_id].label}" in path.read_text(), ex_id
