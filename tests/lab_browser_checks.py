@@ -1,0 +1,364 @@
+"""JupyterLab in a real browser: chapters run top to bottom, a slider redraws, MyST blocks render.
+
+JupyterLab is started the way ``scripts/lab.sh`` starts it (the repository's jupyter-config:
+``.md`` chapters open as Jupytext notebooks) on a free port with a known token, in a temporary
+book root: a copy of the chapters under test plus links to everything else, so nothing JupyterLab
+or the kernel writes (checkpoints, workspaces, settings, scoreboard records) lands in the
+repository, and autosave is off. Kernels run under the ``ci`` profile.
+
+For chapter 2 (a derivation chapter) and chapter 12 (Part IV), headless Chromium (Playwright)
+opens the chapter as a notebook, runs all cells (``notebook:run-all-cells``) and waits until the
+kernel is idle and every code cell has an execution count, with no error output anywhere (Run All
+stops at the first error, so an exercise stub that raises fails here). Chapter 2 then has its
+theorem-like and exercise blocks checked as rendered by jupyterlab-myst, and its panel's ``eta``
+slider moved with the keyboard: the figure must change and the panel must show "computing…"
+while it redraws. Screenshots: ``test-artifacts/screenshots/lab_*.png``.
+
+Skips without Chromium or Playwright unless ``VDLIB_REQUIRE_BROWSER=1``. About 2-3 minutes.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from helpers.browser import CHROMIUM_ARGS, CHROMIUM_INSTALL_HINT, find_chromium
+
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHAPTERS = ("02_sgd_as_sde.md", "12_practical_consequences.md")
+TOKEN = "vdlib-lab-browser-test"
+START_S = 120       # JupyterLab server and front-end start
+RUN_ALL_S = 300     # one chapter's Run All under the ci profile (about 30-60 s on a busy 2-core machine)
+REDRAW_S = 120      # one panel redraw after a slider move
+NOT_COPIED = {"chapters", ".git", ".venv", ".ipynb_checkpoints", "test-artifacts"}
+
+
+def _skip_or_fail(msg: str):
+    if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
+        pytest.fail(msg + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
+    pytest.skip(msg)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_settings(folder: Path) -> None:
+    """User settings for this server only: no autosave (it would rewrite the .md), every cell in the DOM."""
+    for plugin, values in {
+        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    }.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = find_chromium()
+    if path is None:
+        _skip_or_fail(f"no Chromium found: {CHROMIUM_INSTALL_HINT}")
+    try:
+        importlib.import_module("playwright.sync_api")
+    except ImportError:
+        _skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
+    return path
+
+
+@pytest.fixture(scope="module")
+def lab(chromium, tmp_path_factory):
+    """(base URL, book root) of a JupyterLab server started by scripts/lab.sh on a temporary book root."""
+    tmp = tmp_path_factory.mktemp("lab-browser")
+    book = tmp / "book"
+    (book / "chapters").mkdir(parents=True)
+    for entry in ROOT.iterdir():
+        if entry.name not in NOT_COPIED:
+            (book / entry.name).symlink_to(entry)
+    originals = {}
+    for name in CHAPTERS:
+        shutil.copy2(ROOT / "chapters" / name, book / "chapters" / name)
+        originals[name] = (ROOT / "chapters" / name).read_bytes()
+    _write_settings(tmp / "settings")
+    port = _free_port()
+    args = [str(ROOT / "scripts/lab.sh"), "--no-browser", f"--port={port}", f"--ServerApp.token={TOKEN}",
+            "--ServerApp.open_browser=False", f"--ServerApp.root_dir={book}", "--LabApp.expose_app_in_browser=True"]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "VDLIB_PROFILE": "ci",
+           "VDLIB_RESULTS": str(tmp / "results")}
+    env.pop("VDLIB_STATIC", None)  # the kernels must build live widgets
+    env.pop("MPLBACKEND", None)    # the inline backend puts the figures in the output area
+    log = tmp / "lab.log"
+    with log.open("w") as fh:
+        proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_S
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"JupyterLab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"JupyterLab did not answer within {START_S} s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield base, book
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        # only the copies were served (the repository's chapters cannot be saved over); autosave is off,
+        # so the copies must be untouched too
+        changed = [n for n, data in originals.items() if (book / "chapters" / n).read_bytes() != data]
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert not changed, f"the served copies of {changed} were saved (autosave should be off)"
+
+
+@pytest.fixture(scope="module")
+def page(chromium, lab):
+    from playwright.sync_api import sync_playwright
+
+    base, _ = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            errors: list[str] = []
+            pg.on("pageerror", lambda e: errors.append(str(e).splitlines()[0] if str(e) else repr(e)))
+            pg.goto(f"{base}/lab?token={TOKEN}", timeout=START_S * 1000)
+            pg.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=START_S * 1000)
+            pg.evaluate("() => window.jupyterapp.started")
+            yield pg
+        finally:
+            browser.close()
+
+
+# the current notebook's state: kernel status, code cells run, error outputs
+NOTEBOOK_STATE_JS = r"""
+() => {
+  const nb = window.jupyterapp.shell.currentWidget;
+  const code = nb.content.widgets.filter(c => c.model.type === 'code');
+  const kernel = nb.sessionContext.session && nb.sessionContext.session.kernel;
+  const errors = [];
+  code.forEach((c, i) => {
+    for (const o of c.model.outputs.toJSON()) {
+      const text = o.output_type === 'error' ? `${o.ename}: ${o.evalue}`
+        : o.output_type === 'stream' && o.name === 'stderr' && /Traceback|Error\b/.test(o.text) ? o.text : null;
+      if (text) errors.push(`code cell ${i + 1}: ${text.slice(0, 400)}`);
+    }
+  });
+  const shown = [...nb.node.querySelectorAll('.jp-OutputArea-output')].map(e => e.textContent)
+    .filter(t => /Traceback \(most recent call last\)/.test(t));
+  return {status: kernel ? kernel.status : 'no kernel', n: code.length,
+          done: code.filter(c => c.model.executionCount !== null).length,
+          pending: code.findIndex(c => c.model.executionCount === null) + 1,
+          errors, tracebacksShown: shown.length};
+}
+"""
+
+# theorem-like and exercise blocks as jupyterlab-myst renders them, per markdown cell
+MYST_BLOCKS_JS = r"""
+() => {
+  const nb = window.jupyterapp.shell.currentWidget;
+  return nb.content.widgets.filter(c => c.model.type === 'markdown').map(c => {
+    const rendered = c.node.querySelector('.myst');
+    return {
+      source: c.model.sharedModel.getSource(),
+      proofs: rendered ? [...rendered.querySelectorAll('aside.myst-proof')].map(a => ({
+        title: (a.querySelector('.myst-proof-title') || {}).textContent || '',
+        body: (a.querySelector('.myst-proof-body') || {}).textContent || ''})) : null,
+      exercises: rendered ? [...rendered.querySelectorAll('.myst-exercise')].map(a => ({
+        id: a.id, title: (a.querySelector('.myst-exercise-title') || {}).textContent || '',
+        body: (a.querySelector('.myst-exercise-body') || {}).textContent || ''})) : null,
+      text: rendered ? rendered.textContent : null,
+    };
+  });
+}
+"""
+
+PANEL_IMAGES_JS = r"""
+() => [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img')]
+        .map(i => i.src)
+"""
+
+# records whether "computing…" shows up anywhere in the current notebook from now on
+WATCH_COMPUTING_JS = r"""
+() => {
+  window.__vdlibComputingSeen = false;
+  const seen = () => { if (/computing…/.test(document.body.innerText)) window.__vdlibComputingSeen = true; };
+  window.__vdlibObserver = new MutationObserver(seen);
+  window.__vdlibObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def _dismiss_dialogs(page) -> None:
+    """Accept a dialog (e.g. a kernel choice) if one is open."""
+    dialog = page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count():
+        dialog.first.click()
+
+
+def _open(page, name: str) -> None:
+    page.evaluate(
+        """async (path) => {
+             const w = await window.jupyterapp.commands.execute('docmanager:open', {path, factory: 'Jupytext Notebook'});
+             await w.context.ready; await w.sessionContext.ready;
+             window.jupyterapp.shell.activateById(w.id);
+           }""",
+        f"chapters/{name}",
+    )
+
+
+def _run_all(page, name: str) -> dict:
+    """Run all cells of the open chapter; return its final state, failing on errors or a stall."""
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    deadline = time.monotonic() + RUN_ALL_S
+    state = {}
+    while time.monotonic() < deadline:
+        _dismiss_dialogs(page)
+        state = page.evaluate(NOTEBOOK_STATE_JS)
+        if state["errors"] or state["tracebacksShown"]:
+            break
+        if state["n"] and state["done"] == state["n"] and state["status"] == "idle":
+            break
+        time.sleep(2)
+    stem = Path(name).stem
+    page.screenshot(path=str(SCREENSHOTS / f"lab_{stem}.png"), full_page=False)
+    assert not state.get("errors") and not state.get("tracebacksShown"), (
+        f"{name}: Run All in JupyterLab produced errors:\n  " + "\n  ".join(state.get("errors", []))
+        + f"\n  ({state.get('tracebacksShown', 0)} output areas show a traceback)")
+    assert state.get("n"), f"{name}: the notebook has no code cell"
+    assert state["done"] == state["n"] and state["status"] == "idle", (
+        f"{name}: Run All did not reach the last cell within {RUN_ALL_S} s: {state['done']} of {state['n']} "
+        f"code cells ran (first not run: code cell {state['pending']}), kernel {state['status']}")
+    return state
+
+
+@pytest.fixture(scope="module")
+def ran_chapters(page):
+    """Each chapter opened and run to the end (chapter 2 left open last, for the slider test)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("lab_*.png"):
+        old.unlink()
+    states = {}
+    for name in reversed(CHAPTERS):
+        _open(page, name)
+        states[name] = _run_all(page, name)
+    return states
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_run_all_cells_reaches_the_last_cell_without_errors(ran_chapters, name):
+    state = ran_chapters[name]
+    assert state["done"] == state["n"] > 0 and not state["errors"]
+
+
+def test_theorems_and_exercises_render_with_jupyterlab_myst(page, ran_chapters):
+    cells = page.evaluate(MYST_BLOCKS_JS)
+    proof_cells = [c for c in cells if "{prf:" in c["source"]]
+    exercise_cells = [c for c in cells if "{exercise-start}" in c["source"]]
+    assert proof_cells and exercise_cells, "chapter 2 should have a theorem-like block and exercises to check"
+    problems = []
+    for c in proof_cells:
+        n_src = c["source"].count("{prf:")
+        if c["proofs"] is None:
+            problems.append(f"not rendered by jupyterlab-myst: {c['source'][:60]!r}")
+        elif len(c["proofs"]) < n_src or not all(p["title"].strip() and p["body"].strip() for p in c["proofs"]):
+            problems.append(f"{n_src} prf blocks in the source, rendered: {c['proofs']} ({c['source'][:60]!r})")
+    for c in exercise_cells:
+        labels = [line.split(":label:")[1].strip() for line in c["source"].splitlines() if ":label:" in line]
+        if c["exercises"] is None:
+            problems.append(f"not rendered by jupyterlab-myst: {c['source'][:60]!r}")
+            continue
+        # a gated exercise split over cells renders as "Start of Exercise N" with its statement as body
+        ids = {e["id"] for e in c["exercises"] if re.search(r"Exercise\s*\d", e["title"]) and e["body"].strip()}
+        if not {label.replace("_", "-") for label in labels} <= ids:
+            problems.append(f"exercises {labels}: rendered blocks {c['exercises']}")
+    for c in cells:
+        if c["text"] and ("{prf:" in c["text"] or "{exercise-start}" in c["text"]):
+            problems.append(f"a directive is shown as raw text: {c['text'][:80]!r}")
+    page.locator("aside.myst-proof").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "lab_02_myst_blocks.png"))
+    assert not problems, "\n".join(problems)
+
+
+def test_slider_redraws_the_figure_and_shows_computing(page, ran_chapters):
+    before = page.evaluate(PANEL_IMAGES_JS)
+    assert before, "chapter 2's panel shows no figure after Run All"
+    current = page.evaluate("() => window.jupyterapp.shell.currentWidget.id")
+    slider = page.locator(f'[id="{current}"] .widget-slider').filter(has_text="eta").first
+    readout = slider.locator(".widget-readout")
+    value_before = readout.text_content()
+    page.evaluate(WATCH_COMPUTING_JS)
+    slider.scroll_into_view_if_needed()
+    handle = slider.locator(".noUi-handle")
+    handle.focus()
+    page.keyboard.press("ArrowLeft")  # one step down: one redraw
+    deadline = time.monotonic() + REDRAW_S
+    after = before
+    while time.monotonic() < deadline:
+        after = page.evaluate(PANEL_IMAGES_JS)
+        if after and after != before and not page.evaluate("() => /computing…/.test(document.body.innerText)"):
+            break
+        time.sleep(0.5)
+    seen = page.evaluate("() => { window.__vdlibObserver.disconnect(); return window.__vdlibComputingSeen; }")
+    slider.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "lab_02_slider_moved.png"))
+    assert readout.text_content() != value_before, f"the eta readout still shows {value_before} after a key press"
+    assert after and after != before, f"the figure did not change within {REDRAW_S} s of moving the slider"
+    assert seen, "the panel never showed 'computing…' while it redrew"
+    state = page.evaluate(NOTEBOOK_STATE_JS)
+    assert not state["errors"], state["errors"]
+
+
+def test_live_panel_shows_computing_while_it_redraws():
+    """Without a browser: the status line reads "computing…" during the experiment and is cleared after."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vdlib.book import widgets
+
+    seen = []
+
+    def fn(eta):
+        seen.append(holder[0].status.value if holder else "not built yet")
+        return plt.figure()
+
+    holder: list = []
+    panel = widgets.panel(fn, static=False, show=False, eta=(0.01, 0.1, 0.01, 0.02))
+    holder.append(panel)
+    assert panel.status in panel.box().children
+    panel.show()
+    panel.controls["eta"].value = 0.05
+    assert seen[-2:] == [widgets.COMPUTING, widgets.COMPUTING]
+    assert panel.status.value == ""
+
+    def broken(eta):
+        raise RuntimeError("experiment failed")
+
+    bad = widgets.panel(broken, static=False, show=False, eta=(0.01, 0.1, 0.01, 0.02))
+    with contextlib.suppress(RuntimeError):
+        bad._redraw()
+    assert bad.status.value == "", "a failed redraw must not leave 'computing…' on screen"
