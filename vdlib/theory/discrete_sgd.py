@@ -34,6 +34,7 @@ import scipy.linalg
 import sympy as sp
 
 from .. import checks
+from .linear import _as_square
 
 __all__ = [
     "AdditiveForms", "additive_symbolic", "LabelNoiseForms", "label_noise_symbolic",
@@ -50,13 +51,7 @@ eta, h, C1, lam, m, S, sigma2 = sp.symbols("eta h C lambda m b sigma^2", positiv
 # input checks
 # --------------------------------------------------------------------------------------------
 def _spd(name: str, M) -> np.ndarray:
-    M = np.asarray(M, dtype=float)
-    if M.ndim == 0:
-        M = M.reshape(1, 1)
-    if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"{name} must be a square matrix (or a scalar in 1-D), got shape {M.shape}")
-    if not np.all(np.isfinite(M)):
-        raise ValueError(f"{name} has non-finite entries; pass a finite matrix")
+    M = _as_square(name, M)  # square, finite (a scalar is 1×1)
     if not np.allclose(M, M.T, rtol=1e-10, atol=1e-12):
         raise ValueError(f"{name} must be symmetric (a Hessian or a covariance); symmetrise it as (M + M.T) / 2")
     return (M + M.T) / 2

@@ -231,6 +231,17 @@ def _well(r2, depth, width):
     return -depth * np.exp(-r2 / (2 * width**2))
 
 
+def _well_parameters(narrow_depth, narrow_width, wide_depth, wide_width, bowl, noise_gain):
+    """The checked parameters of :func:`narrow_wide_1d` / :func:`narrow_wide_2d`."""
+    An, wn, Aw, ww = (checks.positive(v, n) for v, n in ((narrow_depth, "narrow_depth"), (narrow_width, "narrow_width"),
+                                                        (wide_depth, "wide_depth"), (wide_width, "wide_width")))
+    bowl = checks.positive(bowl, "bowl")
+    c = float(noise_gain)
+    if c < 0:
+        raise ValueError(f"noise_gain must be >= 0 (0: constant D), got {noise_gain}")
+    return An, wn, Aw, ww, bowl, c
+
+
 def narrow_wide_1d(narrow_depth: float = 1.0, narrow_width: float = 0.1, narrow_at: float = -1.0,
                    wide_depth: float = 0.7, wide_width: float = 0.6, wide_at: float = 1.5,
                    bowl: float = 0.02, noise_gain: float = 0.05) -> Landscape:
@@ -238,12 +249,7 @@ def narrow_wide_1d(narrow_depth: float = 1.0, narrow_width: float = 0.1, narrow_
 
     Used in: 17_local_entropy
     """
-    An, wn, Aw, ww = (checks.positive(v, n) for v, n in ((narrow_depth, "narrow_depth"), (narrow_width, "narrow_width"),
-                                                        (wide_depth, "wide_depth"), (wide_width, "wide_width")))
-    bowl = checks.positive(bowl, "bowl")
-    c = float(noise_gain)
-    if c < 0:
-        raise ValueError(f"noise_gain must be >= 0 (0: constant D), got {noise_gain}")
+    An, wn, Aw, ww, bowl, c = _well_parameters(narrow_depth, narrow_width, wide_depth, wide_width, bowl, noise_gain)
     if not narrow_width < wide_width:
         raise ValueError("narrow_width must be smaller than wide_width")
     an, aw = float(narrow_at), float(wide_at)
@@ -285,12 +291,7 @@ def narrow_wide_2d(narrow_depth: float = 1.0, narrow_width: float = 0.15, narrow
 
     Used in: 17_local_entropy
     """
-    An, wn, Aw, ww = (checks.positive(v, n) for v, n in ((narrow_depth, "narrow_depth"), (narrow_width, "narrow_width"),
-                                                        (wide_depth, "wide_depth"), (wide_width, "wide_width")))
-    bowl = checks.positive(bowl, "bowl")
-    c = float(noise_gain)
-    if c < 0:
-        raise ValueError(f"noise_gain must be >= 0 (0: constant D), got {noise_gain}")
+    An, wn, Aw, ww, bowl, c = _well_parameters(narrow_depth, narrow_width, wide_depth, wide_width, bowl, noise_gain)
     (nx, ny), (wx, wy) = (tuple(float(v) for v in narrow_at), tuple(float(v) for v in wide_at))
 
     def f(X, Y):
