@@ -227,7 +227,8 @@ CASES = {
 
 
 def test_every_registered_exercise_has_a_case_and_every_case_is_registered():
-    assert set(CASES) == {ex_id for ex_id in E.exercise_ids() if ex_id < "ch13"}  # Part V: test_exercises_part5.py
+    # the checks of vdlib.book.exercises itself; the other modules have their own test files
+    assert set(CASES) == {i for i, ex in E.REGISTRY.items() if ex.checker.__module__ == "vdlib.book.exercises"}
     assert len(CASES) == 21
 
 
@@ -328,7 +329,7 @@ def test_no_stub_raises_and_every_stub_calls_a_registered_check(path):
     assert ids, f"{path.name} has no exercise check"
     chapter = f"ch{path.name[:2]}"
     for ex_id in ids:
-        assert ex_id in CASES and ex_id.startswith(chapter + "-"), f"{path.name}: check({ex_id!r}) is not registered"
+        assert ex_id in E.REGISTRY and ex_id.startswith(chapter + "-"), f"{path.name}: check({ex_id!r}) is not registered"
     assert "from vdlib.book.exercises import check" in path.read_text()
 
 
@@ -336,7 +337,7 @@ def test_every_registered_exercise_is_called_by_its_chapter():
     called = set()
     for path in CHAPTERS:
         called |= set(re.findall(r'\bcheck\("([^"]+)"', path.read_text()))
-    assert called == set(CASES)
+    assert set(CASES) <= called
 
 
 def test_the_registered_labels_exist_in_their_chapters():

@@ -239,3 +239,36 @@ def _call(fn, what: str, *args, **kwargs):
         raise _NotAttempted(f"your function returns nothing yet; it should return {what}")
     return out
 
+
+
+def _choice(answer, options: dict[str, str], correct, hints: dict[str, str], what: str) -> str:
+    """Verdict on a multiple-choice answer: a letter such as ``"b"`` (any case), or, when ``correct`` is a
+    set of letters ("select all that apply"), a string or collection of letters such as ``"ac"``.
+
+    ``options`` maps each letter to its statement; ``hints`` maps a wrong letter to the misconception it
+    reveals (for a set: a letter wrongly included or wrongly left out).
+    """
+    menu = ", ".join(f'"{k}"' for k in options)
+    if isinstance(answer, str):
+        letters = [c for c in answer.lower() if not c.isspace() and c not in ",;()"]
+    elif isinstance(answer, (list, tuple, set, frozenset)) and all(isinstance(a, str) for a in answer):
+        letters = [c.strip().lower() for c in answer]
+    else:
+        raise _Invalid(f"expected a letter among {menu} ({what}), got {_kind(answer)}")
+    unknown = sorted(set(letters) - set(options))
+    if unknown or not letters:
+        raise _Invalid(f"expected a letter among {menu} ({what}), got {answer!r}")
+    if isinstance(correct, str):
+        if len(letters) != 1:
+            raise _Invalid(f"expected one letter among {menu} ({what}), got {answer!r}")
+        (letter,) = letters
+        if letter == correct:
+            return f"({letter}) {options[letter]}"
+        raise _Wrong(hints.get(letter, f"({letter}) is not right; reread the section and try again"))
+    chosen, want = set(letters), set(correct)
+    if chosen == want:
+        return "(" + ", ".join(sorted(want)) + "): " + "; ".join(options[k] for k in sorted(want))
+    for letter in sorted(chosen ^ want):
+        if letter in hints:
+            raise _Wrong(hints[letter])
+    raise _Wrong(f"{len(want)} statements are true; you chose {len(chosen)}: reread the section and try again")
