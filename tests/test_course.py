@@ -45,6 +45,14 @@ CHAPTER = textwrap.dedent('''\
     ''')
 
 
+def test_exercise_difficulties_are_read_from_the_directive_title():
+    text = ("```{exercise-start} warm-up\n:label: a_w1\n:nonumber:\n```\nq\n```{exercise-end}\n```\n"
+            "```{exercise-start} research\n:label: a_ex1\n```\nq\n```{exercise-end}\n```\n"
+            "```{exercise-start}\n:label: a_ex2\n```\nq\n```{exercise-end}\n```\n")
+    assert course.exercise_blocks(text) == [("a_w1", "warm-up"), ("a_ex1", "research"), ("a_ex2", "")]
+    assert course._assignment(course.exercise_blocks(text)) == "research: `a_ex1` · untagged: `a_ex2` · warm-up: 1 concept check"
+
+
 def test_exercise_labels_in_order_and_unlabelled_exercises_refused():
     assert course.exercise_labels(CHAPTER) == ["demo_ex1", "demo_ex2"]
     with pytest.raises(ValueError, match="no :label:"):

@@ -2,8 +2,9 @@
 
 Everything the page shows is read from the chapters' sources and from the book build, not typed:
 
-* :func:`exercise_labels` — the labels of a chapter's exercises (``exercise-start`` / ``exercise``
-  blocks), in order;
+* :func:`exercise_blocks` and :func:`exercise_labels` — the labels of a chapter's exercises
+  (``exercise-start`` / ``exercise`` blocks), in order, with their difficulty (the directive's title:
+  warm-up, core or research);
 * :func:`prose_words` and :func:`reading_minutes` — the words of a chapter's prose (code cells,
   the header, math, directive options and comments left out) and the reading time at
   :data:`WORDS_PER_MINUTE`;
@@ -65,17 +66,22 @@ def _strip_code_and_header(text: str) -> str:
     return _CODE_CELL.sub("", _FRONT_MATTER.sub("", text, count=1))
 
 
-def exercise_labels(text: str) -> list[str]:
-    """The ``:label:`` of every ``exercise-start`` or ``exercise`` block of a chapter source, in order.
+DIFFICULTIES = ("warm-up", "core", "research")
 
+
+def exercise_blocks(text: str) -> list[tuple[str, str]]:
+    """``(label, difficulty)`` of every ``exercise-start`` or ``exercise`` block of a chapter source, in order.
+
+    The difficulty is the directive's title (``warm-up``, ``core`` or ``research``; ``""`` when it has none).
     An exercise without a label is an error: it could not be assigned by name.
     """
-    labels = []
+    blocks = []
     lines = text.splitlines()
     for i, line in enumerate(lines):
         m = _FENCE.match(line.strip())
         if not m or m.group(2) not in ("exercise-start", "exercise"):
             continue
+        title = line.strip().split("}", 1)[1].strip() if "}" in line else ""
         label = None
         for option in lines[i + 1:]:
             s = option.strip()
@@ -86,8 +92,26 @@ def exercise_labels(text: str) -> list[str]:
         if not label:
             raise ValueError(f"the exercise at line {i + 1} has no :label: option; give it one "
                              "(e.g. :label: chapter_ex1) so that the course map can assign it")
-        labels.append(label)
-    return labels
+        blocks.append((label, title if title in DIFFICULTIES else ""))
+    return blocks
+
+
+def exercise_labels(text: str) -> list[str]:
+    """The ``:label:`` of every ``exercise-start`` or ``exercise`` block of a chapter source, in order."""
+    return [label for label, _ in exercise_blocks(text)]
+
+
+def _assignment(blocks) -> str:
+    """A week's exercises by difficulty: core and research by label, warm-ups counted."""
+    parts = []
+    for level in ("core", "research", ""):
+        labels = [f"`{label}`" for label, d in blocks if d == level]
+        if labels:
+            parts.append(f"{level or 'untagged'}: {', '.join(labels)}")
+    warm = sum(d == "warm-up" for _, d in blocks)
+    if warm:
+        parts.append(f"warm-up: {warm} concept check{'s' if warm > 1 else ''}")
+    return " · ".join(parts)
 
 
 def prose_words(text: str) -> int:
@@ -216,6 +240,7 @@ class ChapterFacts:
     title: str
     words: int
     exercises: tuple[str, ...]
+    difficulties: tuple[str, ...] = ()
 
     @property
     def reading_minutes(self) -> float:
@@ -228,7 +253,8 @@ def chapter_facts(path: Path | str) -> ChapterFacts:
     text = path.read_text(encoding="utf-8")
     title = next((line[2:].strip() for line in _strip_code_and_header(text).splitlines() if line.startswith("# ")),
                  path.stem)
-    return ChapterFacts(path.stem, title, prose_words(text), tuple(exercise_labels(text)))
+    blocks = exercise_blocks(text)
+    return ChapterFacts(path.stem, title, prose_words(text), tuple(b[0] for b in blocks), tuple(b[1] for b in blocks))
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,9 +305,9 @@ def course_tables(root: Path | str, cache_dir: Path | str | None = None, records
 
     weeks = ["| week | chapters | theme | exercises to assign | reading |", "|---|---|---|---|---:|"]
     for week, stems, theme in WEEKS:
-        ex = [f"`{label}`" for s in stems if s in facts for label in facts[s].exercises]
+        ex = _assignment([b for s in stems if s in facts for b in zip(facts[s].exercises, facts[s].difficulties)])
         read = sum(facts[s].reading_minutes for s in stems if s in facts)
-        weeks.append(f"| {week} | {'; '.join(name(s) for s in stems)} | {theme} | {', '.join(ex) or '—'} | "
+        weeks.append(f"| {week} | {'; '.join(name(s) for s in stems)} | {theme} | {ex or '—'} | "
                      f"{_minutes(read)} |")
 
     need_rows = ["| chapter | builds on (earlier chapters it cross-references) |", "|---|---|"]
