@@ -13,7 +13,7 @@ HERE = Path(__file__).resolve().parent
 def test_jupyterlab_in_a_real_browser():
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
                            str(HERE / "lab_browser_checks.py")], cwd=HERE.parent, capture_output=True, text=True,
-                          timeout=1200)
+                          timeout=2700)
     out = proc.stdout + proc.stderr
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     if proc.returncode == 0 and "passed" not in summary and "skipped" in summary:
