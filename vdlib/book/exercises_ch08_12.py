@@ -56,7 +56,7 @@ def _ch08_w2_ref():
 def _ch08_w2(answer):
     syms, ref = _ch08_w2_ref()
     expr = _symbolic(answer, syms, "the first-order mode x*")
-    eta, b, h, d0 = syms["eta"], syms["b"], syms["h"], syms["d_0"]
+    h, d0 = syms["h"], syms["d_0"]
     return _symbolic_verdict(expr, ref, [
         (2 * ref, "a factor of 2: the temperature is β⁻¹ = η/(2b), not η/b"),
         (-ref, "the sign: the mode moves towards the low-noise side, against ∇·D = d₁"),
