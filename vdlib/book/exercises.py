@@ -669,5 +669,8 @@ from . import exercises_part5  # noqa: E402,F401  (registers the checks of chapt
 REFERENCES.update(exercises_part5.REFERENCES)
 
 # the warm-up concept checks and the checks of derivation exercises, registered on import
-from . import exercises_ch00_01, exercises_ch02_03, exercises_ch04_05, exercises_ch06_07  # noqa: E402,F401
-from . import exercises_ch08_12, exercises_ch13_15, exercises_ch16_17  # noqa: E402,F401
+from . import exercises_ch00_01, exercises_ch02_03, exercises_ch04_05, exercises_ch06_07  # noqa: E402
+from . import exercises_ch08_12, exercises_ch13_15, exercises_ch16_17  # noqa: E402
+
+CHECK_MODULES = (exercises_part5, exercises_ch00_01, exercises_ch02_03, exercises_ch04_05, exercises_ch06_07,
+                 exercises_ch08_12, exercises_ch13_15, exercises_ch16_17)
