@@ -344,8 +344,9 @@ def _ch01_ex2(answer):
     expr = _symbolic(list(np.ravel(np.asarray(answer, dtype=object))), S, "the pair (A, B)")
     N, b = S["N"], S["b"]
     A_wo, _ = sym.covariance_coefficients(sym.count_moments(replacement=False))
-    A = _ch01_ex2_ref()[0]
-    return _symbolic_verdict(expr, _ch01_ex2_ref(), [
+    ref = _ch01_ex2_ref()
+    A = ref[0]
+    _symbolic_verdict(expr, ref, [
         (sp.Matrix([A_wo, -A_wo]), "those are the coefficients without replacement; Poisson counts are independent "
                                    "Bernoulli(b/N), so w = Cov(n_i, n_j) = 0"),
         (sp.Matrix([A, -A]), "the batch size is random, so the constraint Nv + N(N − 1)w = 0 fails: with w = 0, B = 0 "
@@ -353,6 +354,8 @@ def _ch01_ex2(answer):
         (sp.Matrix([1 / b, 0]), "Var(n_i) = q(1 − q) for a Bernoulli(q) count, not q: A = N v / b²"),
         (sp.Matrix([A / N, 0]), "A = N(v − w)/b²: the sum over i of Var(n_i) g_i g_iᵀ is N v S"),
     ], "(A, B) under Poisson sampling")
+    A_ref, B_ref = (sp.sstr(sp.simplify(c)) for c in ref)
+    return f"(A, B) under Poisson sampling = ({A_ref}, {B_ref}) (SymPy: simplify(answer − reference) = 0)"
 
 
 CH01_EX4_CASES = (
