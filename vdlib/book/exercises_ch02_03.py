@@ -331,7 +331,7 @@ def _ch03_ex1(answer):
         (ref[::-1], "the order is reversed: list Itô (p = 1), Stratonovich (p = ½), isothermal (p = 0)"),
         (np.zeros(3), "all three at the minimum of f would be the Gibbs density; only the isothermal reading "
                       "(p = 0) has its mode there"),
-    ], "modes (Itô, Stratonovich, isothermal); the absolute tolerance 0.006 lets the grid modes (spacing 0.01) pass")
+    ], "modes (Itô, Stratonovich, isothermal); grid modes, spacing 0.01, pass too")
 
 
 # ---- ch03-ex3: the current of the Gibbs density under rotated noise -------------------------------
