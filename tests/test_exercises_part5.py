@@ -206,7 +206,7 @@ def test_every_part5_exercise_is_called_by_its_chapter_and_its_label_exists():
     called = set()
     for path in CHAPTERS:
         called |= set(re.findall(r'\bcheck\("([^"]+)"', path.read_text()))
-    assert called == set(CASES)
+    assert set(CASES) <= called  # the other checks these chapters call: tests/test_exercise_coverage.py
     for ex_id in CASES:
         path = next(p for p in CHAPTERS if p.name.startswith(ex_id[2:4]))
         assert f":label: {E.REGISTRY[ex_id].label}" in path.read_text(), ex_id

@@ -674,3 +674,5 @@ from . import exercises_ch08_12, exercises_ch13_15, exercises_ch16_17  # noqa: E
 
 CHECK_MODULES = (exercises_part5, exercises_ch00_01, exercises_ch02_03, exercises_ch04_05, exercises_ch06_07,
                  exercises_ch08_12, exercises_ch13_15, exercises_ch16_17)
+for _module in CHECK_MODULES:
+    REFERENCES.update(getattr(_module, "REFERENCES", {}))
