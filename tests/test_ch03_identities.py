@@ -210,3 +210,14 @@ def test_widget_corners_stay_positive():
         R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
         rho = fp.stationary_2d(drift, R @ np.diag([1.0, 0.2]) @ R.T, 4.0, wx, wy)
         assert rho.min() >= 0 and np.isclose(rho.sum() * (wx[1] - wx[0]) * (wy[1] - wy[0]), 1.0)
+
+
+def test_fickian_form_has_the_noise_induced_drift_with_a_minus_sign():
+    # eq-fp-fick: L* rho = div(-(b - beta^-1 div D) rho + beta^-1 D grad rho) for a general symmetric D(x, y)
+    _, rho, b, D = general_2d()
+    drift = sp.Matrix(b) - vc.matrix_divergence(D, XY) / beta
+    fick = vc.divergence(-drift * rho + D * vc.gradient(rho, XY) / beta, XY)
+    assert sp.simplify(fick - sym.fp_operator(rho, b, D, beta, XY)) == 0
+    wrong = vc.divergence(-(sp.Matrix(b) + vc.matrix_divergence(D, XY) / beta) * rho
+                          + D * vc.gradient(rho, XY) / beta, XY)
+    assert sp.simplify(wrong - sym.fp_operator(rho, b, D, beta, XY)) != 0
