@@ -347,7 +347,7 @@ def _ch09_ex1(fn):
         got.append(int(out))
     want = [_n_critical_points_ref(lam) for lam in _CH09_LAMS]
     if got == want:
-        return f"correct: counts {dict(zip(_CH09_LAMS, got))} (exact)"
+        return f"counts {dict(zip(_CH09_LAMS, got))} (exact)"
     if got[1] < want[1] and got[0] == want[0]:
         raise _Wrong(f"at λ = 0.775 (just below λ_c) you count {got[1]}, not {want[1]}: the saddle at the origin is "
                      "missed; use an odd n_starts so that a start sits at the centre of the box")
