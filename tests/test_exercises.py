@@ -391,3 +391,13 @@ def test_symbols_are_matched_by_name_whatever_their_assumptions():
     eta = sp.Symbol("eta")  # no positive=True, unlike the reference's
     assert check("ch08-ex3", 3 * (1 - eta) / (eta**2 - 3 * eta + 3), quiet=True).status == "correct"
     assert check("ch08-ex3", 3 * (1 - sp.Symbol("x")), quiet=True).status == "invalid"
+
+
+def test_printed_verdicts_wrap_at_the_print_width(capsys):
+    from vdlib.book._exercise_kit import PRINT_WIDTH
+    for ex_id in E.exercise_ids():
+        check(ex_id)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > len(E.exercise_ids())  # some long messages were wrapped
+    assert max(len(line) for line in lines) <= PRINT_WIDTH
+    assert check("ch02-w1", quiet=True).message.count("\n") == 0  # the returned message is not wrapped

@@ -18,6 +18,7 @@ functions are called on small inputs, so that every check stays cheap (well unde
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -26,6 +27,7 @@ import numpy as np
 import sympy as sp
 
 STATUSES = ("not attempted", "correct", "incorrect", "invalid")
+PRINT_WIDTH = 88  # characters per printed line of a verdict
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,15 @@ def check(exercise_id, answer=..., *, quiet: bool = False) -> CheckResult:
     except Exception as err:  # the promise: never stop "Run All"
         result = CheckResult(str(exercise_id), "invalid", f"invalid: the check could not evaluate this answer ({_describe_error(err)})")
     if not quiet:
-        print(f"[{result.exercise}] {result.message}")
+        print(_wrapped(f"[{result.exercise}] {result.message}"))
     return result
+
+
+def _wrapped(text: str, width: int = PRINT_WIDTH) -> str:
+    """The message broken into lines of at most ``width`` characters (a notebook's output area does not wrap)."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="    ", break_long_words=False,
+                                    break_on_hyphens=False) if len(line) > width else line
+                      for line in text.splitlines())
 
 
 def _check(exercise_id, answer) -> CheckResult:
