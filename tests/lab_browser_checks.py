@@ -257,6 +257,7 @@ def _run_all(page, name: str) -> list[str]:
 
 
 PRF_DIRECTIVE = re.compile(r"^\s*(?:`{3,}|:{3,})\{prf:", re.M)
+EXERCISE_LABEL = re.compile(r"^```\{exercise-start\}[^\n]*\n(?::[^\n]*\n)*?:label: (\S+)", re.M)
 
 
 def _myst_problems(cells: list[dict]) -> list[str]:
@@ -273,7 +274,7 @@ def _myst_problems(cells: list[dict]) -> list[str]:
     for c in cells:
         if "{exercise-start}" not in c["source"]:
             continue
-        labels = [line.split(":label:")[1].strip() for line in c["source"].splitlines() if ":label:" in line]
+        labels = EXERCISE_LABEL.findall(c["source"])  # the exercises' labels, not those of prf blocks in the cell
         if c["exercises"] is None:
             problems.append(f"not rendered by jupyterlab-myst: {c['source'][:60]!r}")
             continue

@@ -140,7 +140,8 @@ def test_course_tables_of_this_book(tmp_path):
                                   records=[{"chapter": "chapters/02_sgd_as_sde", "profile": "book"}])
     weeks = tables["weeks"].splitlines()
     assert len(weeks) == 2 + len(course.WEEKS)
-    assert "`sgd_as_sde_ex1`" in tables["weeks"]
+    assert "{numref}`%s <sgd_as_sde_ex1>`" in tables["weeks"]  # shown as "2.1", linked
+    assert "sgd_as_sde_w1" not in tables["weeks"]  # the warm-ups are counted, not listed
     rows = tables["chapters"].splitlines()[2:-1]
     assert len(rows) == len(list((ROOT / "chapters").glob("[0-9][0-9]_*.md")))
     assert all(course.PROFILE_NOTE in r for r in rows)  # no cache: nothing measured

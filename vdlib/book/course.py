@@ -101,11 +101,14 @@ def exercise_labels(text: str) -> list[str]:
     return [label for label, _ in exercise_blocks(text)]
 
 
-def _assignment(blocks) -> str:
-    """A week's exercises by difficulty: core and research by label, warm-ups counted."""
+def _assignment(blocks, numbered: bool = False) -> str:
+    """A week's exercises by difficulty: core and research by label, warm-ups counted.
+
+    ``numbered=True`` writes each as a ``{numref}`` role, which the built page shows as the exercise's
+    number ("2.3"), linked to it."""
     parts = []
     for level in ("core", "research", ""):
-        labels = [f"`{label}`" for label, d in blocks if d == level]
+        labels = [f"{{numref}}`%s <{label}>`" if numbered else f"`{label}`" for label, d in blocks if d == level]
         if labels:
             parts.append(f"{level or 'untagged'}: {', '.join(labels)}")
     warm = sum(d == "warm-up" for _, d in blocks)
@@ -305,7 +308,8 @@ def course_tables(root: Path | str, cache_dir: Path | str | None = None, records
 
     weeks = ["| week | chapters | theme | exercises to assign | reading |", "|---|---|---|---|---:|"]
     for week, stems, theme in WEEKS:
-        ex = _assignment([b for s in stems if s in facts for b in zip(facts[s].exercises, facts[s].difficulties)])
+        ex = _assignment([b for s in stems if s in facts for b in zip(facts[s].exercises, facts[s].difficulties)],
+                         numbered=all(s in in_toc for s in stems if s in facts))
         read = sum(facts[s].reading_minutes for s in stems if s in facts)
         weeks.append(f"| {week} | {'; '.join(name(s) for s in stems)} | {theme} | {ex or '—'} | "
                      f"{_minutes(read)} |")
