@@ -1,4 +1,4 @@
-"""The exercise checks of chapters 2 and 3 added in vdlib.book.exercises_ch02_03: the chapters' solutions
+"""The exercise checks of chapters 2 and 3 added in vdlib.book.exercises.ch02_03: the chapters' solutions
 pass, a typical mistake gets its hint, placeholders are "not attempted", a wrong type is "invalid" with
 what was expected, and the references are computed (change an input and the reference follows)."""
 import numpy as np
@@ -6,7 +6,7 @@ import sympy as sp
 from scipy.optimize import brentq
 
 from helpers.exercise_cases import standard_exercise_tests
-from vdlib.book import exercises_ch02_03 as M
+from vdlib.book.exercises import ch02_03 as M
 from vdlib.book.exercises import check
 from vdlib.theory import linear, sgd
 from vdlib.theory import potentials as pot

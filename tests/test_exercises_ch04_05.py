@@ -1,4 +1,4 @@
-"""The exercise checks of chapters 4 and 5 (vdlib.book.exercises_ch04_05): the chapters' solutions pass,
+"""The exercise checks of chapters 4 and 5 (vdlib.book.exercises.ch04_05): the chapters' solutions pass,
 typical mistakes get their hint, placeholders are "not attempted", wrong types are "invalid" with what was
 expected; and each reference is computed (a changed input changes it)."""
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from helpers.exercise_cases import standard_exercise_tests
-from vdlib.book import exercises_ch04_05 as M
+from vdlib.book.exercises import ch04_05 as M
 from vdlib.book.exercises import check
 
 # ------------------------------------------------------------------------------------------------

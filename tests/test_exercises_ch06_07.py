@@ -1,4 +1,4 @@
-"""The exercise checks of chapters 6 and 7 (vdlib.book.exercises_ch06_07): the chapters' own solutions pass,
+"""The exercise checks of chapters 6 and 7 (vdlib.book.exercises.ch06_07): the chapters' own solutions pass,
 typical mistakes get their hint, placeholders are "not attempted", wrong types are "invalid" with what was
 expected, and the references are computed (they follow their inputs)."""
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from helpers.exercise_cases import standard_exercise_tests
-from vdlib.book import exercises_ch06_07 as M
+from vdlib.book.exercises import REFERENCES
+from vdlib.book.exercises import ch06_07 as M
 from vdlib.book.exercises import check
 
 # ------------------------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ def test_the_references_are_computed_not_typed():
     v = np.array([np.cos(np.pi / 4), np.sin(np.pi / 4)])
     num = linear.area_rate_theory(np.diag([1.0, 4.0]), np.outer(v, v), 2.0)
     assert float(area.subs({syms["theta"]: sp.pi / 4, syms["h_1"]: 1, syms["h_2"]: 4, syms["beta"]: 2})) == pytest.approx(num)
-    assert set(M.REFERENCES) >= {"ch06-w2", "ch06-ex2", "ch06-ex3", "ch07-w1", "ch07-ex2", "ch07-ex3", "ch07-ex4", "ch07-w3"}
+    assert set(REFERENCES) >= {"ch06-w2", "ch06-ex2", "ch06-ex3", "ch07-w1", "ch07-ex2", "ch07-ex3", "ch07-ex4", "ch07-w3"}
 
 
 def test_the_area_per_step_is_the_rate_times_the_step():

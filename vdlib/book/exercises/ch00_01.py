@@ -1,11 +1,9 @@
-"""Answer checks added for chapters 0 and 1: the warm-up concept checks (``chNN-wK``) and the checks of
-exercises whose answer is a derived formula or number. Same contract as :mod:`vdlib.book.exercises`
-(imported there, so ``check`` and ``exercise_ids()`` know these ids); registered on import.
+"""Answer checks of chapter 0 (the toolkit) and chapter 1 (mini-batch gradient noise).
 
-Each reference is computed here, with SymPy (Itô's lemma through ``toolkit.ito_differential``, the
-generator through ``symbolic.generator``, Gaussian moments through Isserlis' theorem, count moments through
-``symbolic.covariance_coefficients``) or with the vdlib functions the chapters call; none is typed in.
-:data:`REFERENCES` maps each id with a computable reference to the function that computes it.
+Registered on import (by :mod:`vdlib.book.exercises`): the numbered exercises ``chNN-exK`` and the warm-up
+concept checks ``chNN-wK``. Each reference is computed by the vdlib functions the chapter's solution calls,
+or by a few lines of SymPy, never typed in; functions decorated ``@_reference`` give it to
+:func:`vdlib.book.exercises.reference`. Each numeric tolerance is stated in the check's message.
 """
 from __future__ import annotations
 
@@ -14,17 +12,8 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ._exercise_kit import _call, _choice, _float, _Invalid, _numeric_verdict, _register, _symbolic, _symbolic_verdict
-
-REFERENCES: dict = {}
-
-
-def _reference(ex_id):
-    def deco(fn):
-        REFERENCES[ex_id] = fn
-        return fn
-    return deco
-
+from .kit import (_array, _call, _choice, _float, _Invalid, _numeric_verdict, _reference, _register, _symbolic,
+                  _symbolic_verdict, _Wrong)
 
 # ------------------------------------------------------------------------------------------------
 # chapter 0: the toolkit
@@ -209,6 +198,54 @@ def _ch00_ex3(answer):
         (x0**2 * sp.exp(-theta * t) + (sp.sqrt(v_t) - sp.sqrt(v_inf))**2,
          "the mean is x_0 e^{−θt}, so its square decays like e^{−2θt}"),
     ], "W_2(ρ_t, ρ_∞)²")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 1: random reshuffling
+
+def _ch01_data():
+    G = np.random.default_rng(11).normal(size=(12, 3)) * np.array([1.0, 0.5, 2.0])
+    return G, 3  # N = 12 rows, b = 3: four batches per epoch
+
+
+@_reference("ch01-ex3")
+def _ch01_ex3_ref():
+    def epoch_batch_gradients(G, b, rng):
+        N, d = G.shape
+        return G[rng.permutation(N)].reshape(N // b, b, d).mean(axis=1)
+    return epoch_batch_gradients
+
+
+@_register("ch01-ex3", "minibatch_noise_ex3",
+           "your function epoch_batch_gradients(G, b, rng), returning the (N // b, d) array of one epoch's batch means")
+def _ch01_ex3(fn):
+    from vdlib.theory import minibatch_noise as noise
+
+    G, b = _ch01_data()
+    N, d = G.shape
+    g = G.mean(axis=0)
+    rng = np.random.default_rng(0)
+    first = _call(fn, "the (N // b, d) array of batch gradients", G, b, rng)
+    arr = np.asarray(first, dtype=float)
+    if arr.shape == (d, N // b):
+        raise _Invalid(f"got shape {arr.shape}, the transpose of (N // b, d) = {(N // b, d)}: one row per batch")
+    arr = _array(arr, (N // b, d), "one row per batch")
+    if np.allclose(arr.mean(axis=0), b * g):
+        raise _Wrong("your batch gradients are sums: divide each by b to get the mini-batch mean")
+    if not np.allclose(arr.mean(axis=0), g, atol=1e-10):
+        raise _Wrong("the average of one epoch's batch gradients should be exactly g: the batches must partition "
+                     "the data (shuffle the indices once with rng.permutation, then cut them into N // b groups)")
+    epochs = 3000
+    firsts = np.stack([first[0]] + [np.asarray(fn(G, b, rng), float)[0] for _ in range(epochs - 1)])
+    if np.allclose(firsts, firsts[0]):
+        raise _Wrong("every epoch gives the same batches: shuffle the rows with the rng you are given")
+    exact = noise.minibatch_covariance(G, b, replacement=False)
+    ratio = np.trace(np.cov(firsts.T, bias=True)) / np.trace(exact)
+    # the relative standard error of a trace of a covariance from 3,000 draws is about sqrt(2/3000) = 2.6 %
+    return _numeric_verdict(ratio, 1.0, 0.1, 0.0,
+                            [(1 / (1 - b / N) * (N - 1) / N, "the first batch has the with-replacement covariance: "
+                                                              "draw the b rows of a batch without replacement")],
+                            "tr Cov(first batch) / tr Cov(without replacement), 3,000 epochs (about 4 standard errors)")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""Answer checks added for chapters 16 and 17: the warm-up concept checks (``chNN-wK``) and the checks of
-exercises whose answer is a derived formula or number. Same contract as :mod:`vdlib.book.exercises`
-(imported there, so ``check`` and ``exercise_ids()`` know these ids); registered on import.
+"""Answer checks of chapter 16 (momentum and the limiting dynamics) and chapter 17 (local entropy).
 
-Chapter 16's numbered exercises (ch16-ex1..3) are checked in :mod:`vdlib.book.exercises_part5`. Every
-reference here is computed by the vdlib functions the chapter calls (``ld.underdamped_symbolic``,
-``le.symbolic_1d``, ``le.moreau_envelope_1d``) or by a few lines of SymPy / NumPy; :func:`reference`
-returns it.
+Registered on import (by :mod:`vdlib.book.exercises`): the numbered exercises ``chNN-exK`` and the warm-up
+concept checks ``chNN-wK``. Each reference is computed by the vdlib functions the chapter's solution calls,
+or by a few lines of SymPy, never typed in; functions decorated ``@_reference`` give it to
+:func:`vdlib.book.exercises.reference`. Each numeric tolerance is stated in the check's message.
 """
 from __future__ import annotations
 
@@ -14,23 +12,103 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ._exercise_kit import _array, _call, _choice, _close, _float, _fmt, _numeric_verdict, _register, _symbolic, _symbolic_verdict, _Wrong
+from .kit import (_array, _call, _choice, _close, _float, _fmt, _Invalid, _numeric_verdict, _reference,
+                  _register, _symbolic, _symbolic_verdict, _Wrong)
 
-REFERENCES: dict = {}
+# ------------------------------------------------------------------------------------------------
+# chapter 16: momentum and the limiting dynamics
 
-
-def _reference(ex_id):
-    def deco(fn):
-        REFERENCES[ex_id] = fn
-        return fn
-    return deco
+CH16_EX1_CASES = ((0.1, 0.9), (1.0, 0.9), (1.5, 0.9), (1.0, 0.5))
 
 
-def reference(exercise_id: str):
-    """The reference answer of an id registered here (a value, an expression, or a reference function)."""
-    if exercise_id not in REFERENCES:
-        raise KeyError(f"{exercise_id!r} has no reference here; ids with one: {sorted(REFERENCES)}")
-    return REFERENCES[exercise_id]()
+@_reference("ch16-ex1")
+def _ch16_ex1_ref():
+    from vdlib.theory import limiting_dynamics as ld
+
+    def discrete_over_sde(eta_h, mu=0.9):
+        disc = ld.additive_heavy_ball_covariance([[1.0]], [[1.0]], eta_h, mu)[0, 0]
+        return disc / ld.phase_space_model([[1.0]], [[1.0]], eta_h, mu).P[0, 0]
+    return discrete_over_sde
+
+
+@_register("ch16-ex1", "ld_ex1", "your function discrete_over_sde(eta_h, mu=0.9), returning a ratio of variances (a float)")
+def _ch16_ex1(fn):
+    got = np.array([_float(_call(fn, "a float", e, mu=mu), "the variance ratio") for e, mu in CH16_EX1_CASES])
+    want = np.array([_ch16_ex1_ref()(e, mu) for e, mu in CH16_EX1_CASES])
+    eta = np.array([e for e, _ in CH16_EX1_CASES])
+    return _numeric_verdict(got, want, 1e-8, 0.0, [
+        (1 / want, "the ratio is discrete / SDE, not SDE / discrete"),
+        (1 / (1 - eta / 2), "that is the ratio without momentum; with momentum the discrete term is ηh/(2(1+μ))"),
+    ], "discrete/SDE variance ratio at (ηh, μ) = " + ", ".join(f"({e}, {mu})" for e, mu in CH16_EX1_CASES))
+
+
+def _ch16_ex2_problem():
+    H = np.array([[2.0, 0.3], [0.3, 0.5]])
+    C = np.array([[1.0, -0.4], [-0.4, 0.3]])  # does not commute with H
+    return H, C, 1e-3
+
+
+@_reference("ch16-ex2")
+def _ch16_ex2_ref():
+    from vdlib.theory import limiting_dynamics as ld
+    return lambda H, C, weight_decay: (ld.phase_space_model(H, C, 0.01, 0.9, weight_decay),
+                                       ld.phase_space_model(H, C, 0.1, 0.0, weight_decay))
+
+
+def _position_cov(model, d, what):
+    if not hasattr(model, "P"):
+        raise _Invalid(f"expected ld.phase_space_model results (with .P) for {what}, got {type(model).__name__}")
+    return _array(model.P, (2 * d, 2 * d), what)[:d, :d]
+
+
+@_register("ch16-ex2", "ld_ex2", "your function compare_effective_lr(H, C, weight_decay), returning the pair of "
+                                 "ld.phase_space_model results at (η, μ) = (0.01, 0.9) and (0.1, 0)")
+def _ch16_ex2(fn):
+    from vdlib.theory import limiting_dynamics as ld
+    H, C, lam = _ch16_ex2_problem()
+    out = _call(fn, "a pair of models", H, C, lam)
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise _Invalid("expected a pair (with momentum, without momentum)")
+    got = np.stack([_position_cov(m, 2, "the position covariance") for m in out])
+    want = np.stack([m.P[:2, :2] for m in _ch16_ex2_ref()(H, C, lam)])
+    no_decay = np.stack([m.P[:2, :2] for m in _ch16_ex2_ref()(H, C, 0.0)])
+    add = np.stack([ld.additive_heavy_ball_covariance(H, C, 0.01, 0.9, lam)[:2, :2],
+                    ld.additive_heavy_ball_covariance(H, C, 0.1, 0.0, lam)[:2, :2]])
+    return _numeric_verdict(got, want, 1e-6, 1e-12, [
+        (want[::-1], "the order is (with momentum (0.01, 0.9), without momentum (0.1, 0))"),
+        (no_decay, "pass the weight decay to ld.phase_space_model"),
+        (add, "that is the discrete heavy-ball covariance; the exercise compares the underdamped model's"),
+    ], "position covariances P_θθ on a 2×2 H with non-commuting C, λ = 1e-3")
+
+
+CH16_EX3_WINDOWS = ((1, 5), (5, 50), (20, 200))
+
+
+@_reference("ch16-ex3")
+def _ch16_ex3_ref():
+    from vdlib.analysis import diffusion_exponent as de
+    return lambda paths, windows: {w: de.diffusion_exponent(paths, de.log_lags(*w, 6)) for w in windows}
+
+
+def _exponent(v, what):
+    return _float(getattr(v, "c", v), what)
+
+
+@_register("ch16-ex3", "ld_ex3", "your function exponents_by_window(paths, windows), returning {window: estimate with .c}")
+def _ch16_ex3(fn):
+    from vdlib.analysis import diffusion_exponent as de
+    paths = de.ou_paths(20, 400, 20.0, seed=7)
+    out = _call(fn, "a dict {window: estimate}", paths, list(CH16_EX3_WINDOWS))
+    if not isinstance(out, dict) or set(out) != set(CH16_EX3_WINDOWS):
+        raise _Invalid(f"expected a dict keyed by the windows {list(CH16_EX3_WINDOWS)}")
+    got = np.array([_exponent(out[w], f"c for lags {w}") for w in CH16_EX3_WINDOWS])
+    ref = _ch16_ex3_ref()(paths, CH16_EX3_WINDOWS)
+    want = np.array([ref[w].c for w in CH16_EX3_WINDOWS])
+    linear = np.array([de.diffusion_exponent(paths, np.arange(w[0], w[1] + 1)).c for w in CH16_EX3_WINDOWS])
+    return _numeric_verdict(got, want, 1e-9, 1e-12, [
+        (linear, "use log-spaced lags, de.log_lags(lag_min, lag_max, 6); evenly spaced lags weight the long end"),
+        (2 * want, "c is the slope of log MSD against log lag, not twice it"),
+    ], f"c on OU paths (τ = 20, 20 chains × 400 steps) over lags {list(CH16_EX3_WINDOWS)}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -327,4 +405,3 @@ def _ch17_ex3(fn):
             raise _Wrong(text[key])
     raise _Wrong(f"mean and variance of μ = {np.round(got, 4)}, exact {np.round(want, 4)} (tolerance 5 Monte Carlo "
                  "standard errors): compare your loop with the update rule in the exercise")
-

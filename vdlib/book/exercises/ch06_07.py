@@ -1,8 +1,9 @@
-"""Answer checks added for chapters 6 and 7: the warm-up concept checks (``chNN-wK``) and the checks of
-exercises whose answer is a derived formula or number. Same contract as :mod:`vdlib.book.exercises`
-(imported there, so ``check`` and ``exercise_ids()`` know these ids); registered on import.
+"""Answer checks of chapter 6 (Wasserstein gradient flow, JKO) and chapter 7 (the linear case).
 
-Each reference is computed here, with SymPy or the vdlib functions the chapter calls, never typed in.
+Registered on import (by :mod:`vdlib.book.exercises`): the numbered exercises ``chNN-exK`` and the warm-up
+concept checks ``chNN-wK``. Each reference is computed by the vdlib functions the chapter's solution calls,
+or by a few lines of SymPy, never typed in; functions decorated ``@_reference`` give it to
+:func:`vdlib.book.exercises.reference`. Each numeric tolerance is stated in the check's message.
 """
 from __future__ import annotations
 
@@ -11,22 +12,38 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ._exercise_kit import (_array, _call, _choice, _equal, _float, _Invalid, _numeric_verdict, _register, _symbolic,
-                            _symbolic_verdict, _Wrong)
+from .kit import (_array, _call, _choice, _equal, _float, _Invalid, _no_number, _numeric_verdict, _reference,
+                  _register, _symbolic, _symbolic_verdict, _Wrong)
 
-REFERENCES: dict = {}
+# ------------------------------------------------------------------------------------------------
+# chapter 6: W2 between Gaussians
+
+@functools.lru_cache(maxsize=1)
+def _ch06_ex1_ref():
+    z = sp.Symbol("z", real=True)
+    m1, m2 = sp.symbols("m_1 m_2", real=True)
+    s1, s2 = sp.symbols("s_1 s_2", positive=True)
+    phi = sp.exp(-z**2 / 2) / sp.sqrt(2 * sp.pi)
+    w2sq = sp.integrate(((m1 + s1 * z) - (m2 + s2 * z)) ** 2 * phi, (z, -sp.oo, sp.oo))
+    return {"m_1": m1, "m_2": m2, "s_1": s1, "s_2": s2}, sp.simplify(w2sq)
 
 
-def _reference(ex_id):
-    def deco(fn):
-        REFERENCES[ex_id] = fn
-        return fn
-    return deco
+_reference("ch06-ex1")(lambda: _ch06_ex1_ref()[1])
 
 
-def _no_number(answer, what: str):
-    if isinstance(answer, (int, float, np.floating, np.integer)) and not isinstance(answer, bool):
-        raise _Invalid(f"got the number {answer}; the exercise asks for {what}")
+@_register("ch06-ex1", "wasserstein_jko_ex1", "W_2² as a SymPy expression in the symbols m_1, m_2, s_1, s_2")
+def _ch06_ex1(answer):
+    syms, ref = _ch06_ex1_ref()
+    if isinstance(answer, (int, float, np.floating)):
+        raise _Invalid(f"got the number {answer}; the exercise asks for the formula")
+    expr = _symbolic(answer, syms, "W_2² in m_1, m_2, s_1, s_2")
+    m1, m2, s1, s2 = syms.values()
+    return _symbolic_verdict(expr, ref, [
+        (sp.sqrt(ref), "that is W_2; the exercise asks for W_2² (no square root)"),
+        ((m1 - m2) ** 2 + (s1 + s2) ** 2, "the cross term: ∫ z φ = 0 and ∫ z² φ = 1 give (s_1 − s_2)², not (s_1 + s_2)²"),
+        ((m1 - m2) ** 2, "the spread term (s_1 − s_2)² is missing: ∫ z² φ(z) dz = 1"),
+        ((m1 - m2) ** 2 + s1**2 + s2**2, "the cross term −2 s_1 s_2 ∫ z² φ is missing"),
+    ], "W_2²")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -169,6 +186,28 @@ def _ch06_w3(answer):
         "c": "erratum E11: commuting H and D give J = 0 and j = 0 with Φ = ½xᵀD⁻¹Hx ≠ f",
         "d": e6,
     }, "the true statement")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 7: isotropic noise, rotating drift
+
+@_reference("ch07-ex1")
+def _ch07_ex1_ref(a=1.0, omega=2.0, beta=2.0):
+    from vdlib.theory import linear
+    J = np.array([[0.0, -1.0], [1.0, 0.0]])
+    return linear.area_rate_theory(a * np.eye(2) - omega * J, np.eye(2), beta)
+
+
+@_register("ch07-ex1", "linear_case_ex1",
+           "the stationary area rate ⟨x₁ẋ₂ − x₂ẋ₁⟩ for a = 1, ω = 2, β = 2 (a float, area per unit SDE time)")
+def _ch07_ex1(answer):
+    value = _float(answer, "the area rate")
+    ref, beta = _ch07_ex1_ref(), 2.0
+    return _numeric_verdict(value, ref, 0.05, 0.0, [
+        (-ref, "the sign is reversed: ⟨x₁ẋ₂ − x₂ẋ₁⟩ = 2Q₁₂/β is positive for counter-clockwise rotation"),
+        (ref / 2, "a factor of 2 is missing: the area rate is 2Q₁₂/β"),
+        (ref * beta, "divide by β: the area rate is 2Q₁₂/β"),
+    ], "area rate (5 % admits a simulated value)")
 
 
 # ------------------------------------------------------------------------------------------------

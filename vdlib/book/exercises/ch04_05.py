@@ -1,10 +1,9 @@
-"""Answer checks added for chapters 4 and 5: the warm-up concept checks (``chNN-wK``) and the checks of
-exercises whose answer is a derived formula or number. Same contract as :mod:`vdlib.book.exercises`
-(imported there, so ``check`` and ``exercise_ids()`` know these ids); registered on import.
+"""Answer checks of chapter 4 (the potential Φ and the force j) and chapter 5 (variational inference).
 
-Each reference is computed here with SymPy and the vdlib functions the chapter calls (cached, so that a
-check stays well under two seconds); the ``_ref`` functions take the exercise's inputs as arguments, so
-that a changed input changes the reference.
+Registered on import (by :mod:`vdlib.book.exercises`): the numbered exercises ``chNN-exK`` and the warm-up
+concept checks ``chNN-wK``. Each reference is computed by the vdlib functions the chapter's solution calls,
+or by a few lines of SymPy, never typed in; functions decorated ``@_reference`` give it to
+:func:`vdlib.book.exercises.reference`. Each numeric tolerance is stated in the check's message.
 """
 from __future__ import annotations
 
@@ -14,13 +13,30 @@ import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from ._exercise_kit import _call, _choice, _float, _Invalid, _numeric_verdict, _register, _symbolic, _symbolic_verdict, _Wrong
+from .kit import (_call, _choice, _float, _Invalid, _no_matrix, _numeric_verdict, _reference, _register,
+                  _symbolic, _symbolic_verdict, _Wrong)
+
+# ------------------------------------------------------------------------------------------------
+# chapter 4: Φ_∞ of the double well
+
+@_reference("ch04-ex3")
+def _ch04_ex3_ref(weight=lambda d: 1 / d):
+    from scipy.integrate import quad
+
+    from vdlib.theory import potentials
+    gf, Dr = potentials.double_well_1d_grad, potentials.shift_D
+    return quad(lambda s: gf(s) * weight(Dr(s)), -1.0, 1.0)[0]
 
 
-def _no_matrix(expr, what: str):
-    if isinstance(expr, sp.MatrixBase):
-        raise _Invalid(f"got a SymPy matrix of shape {expr.shape}; {what} is a single expression")
-    return expr
+@_register("ch04-ex3", "potential_force_ex3", "the depth difference Φ_∞(1) − Φ_∞(−1) (a float, units of f)")
+def _ch04_ex3(answer):
+    value = _float(answer, "the depth difference Φ_∞(1) − Φ_∞(−1)")
+    ref = _ch04_ex3_ref()
+    return _numeric_verdict(value, ref, 1e-3, 1e-6, [
+        (-ref, "the sign is reversed: compute Φ_∞(1) − Φ_∞(−1) = ∫ from −1 to 1 of f'/D"),
+        (0.0, "that is f(1) − f(−1); Φ_∞ weights f' by 1/D, which differs on the two sides"),
+        (_ch04_ex3_ref(lambda d: d), "you multiplied f' by D; Φ_∞ = ∫ f'/D dx divides by it"),
+    ], "Φ_∞(1) − Φ_∞(−1)")
 
 
 # ================================================================================================
@@ -185,6 +201,37 @@ def _ch04_ex2(answer):
         (-cx / beta, "c∂_x(f/c) is not ∂_x f when c varies: the product rule gives ∂_x f − (f/c)∂_x c"),
         (-ref, "the sign is reversed: j = −∇f + D∇Φ − β⁻¹∇·D"),
     ], "j_1")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 5: the free energy of a Gaussian
+
+@functools.lru_cache(maxsize=1)
+def _ch05_ex1_ref():
+    from vdlib.theory import free_energy as fe
+
+    m, s, k, F, _ = fe.gaussian_free_energy()
+    H = sp.log(2 * sp.pi * sp.E * s**2) / 2
+    E = F + H / fe.beta
+    args = (m, s, k, fe.beta)
+    variants = [(E + H / fe.beta, "the entropy enters with a minus sign: F = E[Φ] − β⁻¹H"),
+                (E.subs(s, 0) - H / fe.beta, "E[Φ] misses the variance: E[x²] = m² + s²"),
+                (E - sp.log(2 * sp.pi * s**2) / 2 / fe.beta, "the Gaussian entropy is ½ log(2πe s²): the e is missing"),
+                (E - sp.log(2 * sp.pi * sp.E * s) / 2 / fe.beta, "the Gaussian entropy is ½ log(2πe s²), with s squared")]
+    return sp.lambdify(args, F, "math"), [(sp.lambdify(args, v, "math"), h) for v, h in variants]
+
+
+_reference("ch05-ex1")(lambda: _ch05_ex1_ref()[0])
+_CH05_POINTS = ((0.3, 0.7, 2.0, 1.5), (-1.0, 0.4, 0.5, 3.0), (2.0, 1.3, 1.0, 0.5))
+
+
+@_register("ch05-ex1", "variational_inference_ex1", "your function gaussian_F(m, s, k, beta), returning F(N(m, s²)) (a float)")
+def _ch05_ex1(fn):
+    ref, variants = _ch05_ex1_ref()
+    got = np.array([_float(_call(fn, "F, a float", *p), "F(N(m, s²))") for p in _CH05_POINTS])
+    want = np.array([ref(*p) for p in _CH05_POINTS])
+    hints = [(np.array([v(*p) for p in _CH05_POINTS]), h) for v, h in variants]
+    return _numeric_verdict(got, want, 1e-6, 1e-9, hints, "F at (m, s, k, β) = " + ", ".join(map(str, _CH05_POINTS)))
 
 
 # ================================================================================================

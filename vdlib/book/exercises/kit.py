@@ -1,7 +1,5 @@
 """The machinery of :mod:`vdlib.book.exercises`: the registry, :func:`check` and the comparison helpers.
 
-Answer checks for the exercises of chapters 1–12: ``check("ch02-ex1", answer)``.
-
 Every exercise stub ends with ``answer = ...`` and a call to :func:`check`. The check never raises,
 so "Run All" runs past an unsolved exercise. It prints one of
 
@@ -281,3 +279,56 @@ def _choice(answer, options: dict[str, str], correct, hints: dict[str, str], wha
         if letter in hints:
             raise _Wrong(hints[letter])
     raise _Wrong(f"{len(want)} statements are true; you chose {len(chosen)}: reread the section and try again")
+
+
+# ------------------------------------------------------------------------------------------------
+# reference answers: exercise id -> a function computing the reference (a value, or a reference function)
+
+REFERENCES: dict = {}
+
+
+def _reference(ex_id: str):
+    def deco(fn):
+        REFERENCES[ex_id] = fn
+        return fn
+    return deco
+
+
+# ------------------------------------------------------------------------------------------------
+# answer forms shared by several chapters' checks
+
+
+def _matrix_symbolic(answer, symbols: dict, shape: tuple, what: str) -> sp.Matrix:
+    """A SymPy matrix of the given shape (a row vector is accepted for a column vector)."""
+    expr = _symbolic(answer, symbols, what)
+    if not isinstance(expr, sp.MatrixBase):
+        raise _Invalid(f"expected a {shape[0]}×{shape[1]} SymPy matrix ({what}), got a scalar")
+    if expr.shape != shape and shape[1] == 1 and expr.shape == (1, shape[0]):
+        expr = expr.T
+    if expr.shape != shape:
+        raise _Invalid(f"expected a {shape[0]}×{shape[1]} SymPy matrix ({what}), got shape {expr.shape}")
+    return expr
+
+
+def _no_matrix(expr, what: str):
+    if isinstance(expr, sp.MatrixBase):
+        raise _Invalid(f"got a SymPy matrix of shape {expr.shape}; {what} is a single expression")
+    return expr
+
+
+def _no_number(answer, what: str):
+    if isinstance(answer, (int, float, np.floating, np.integer)) and not isinstance(answer, bool):
+        raise _Invalid(f"got the number {answer}; the exercise asks for {what}")
+
+
+def _number(answer, what: str) -> float:
+    """A float answer; a SymPy number (e.g. 6*pi) is accepted too."""
+    if isinstance(answer, sp.Basic):
+        if answer.free_symbols:
+            raise _Invalid(f"expected a number ({what}), got an expression in {sorted(map(str, answer.free_symbols))}")
+        answer = float(answer)
+    return _float(answer, what)
+
+
+def _number_verdict(value, ref, hints, what, rtol=1e-6):
+    return _numeric_verdict(value, ref, rtol, 1e-12, hints, what)

@@ -1,10 +1,9 @@
-"""Answer checks added for chapters 2 and 3: the warm-up concept checks (``chNN-wK``) and the checks of
-exercises whose answer is a derived formula or number. Same contract as :mod:`vdlib.book.exercises`
-(imported there, so ``check`` and ``exercise_ids()`` know these ids); registered on import.
+"""Answer checks of chapter 2 (SGD as an SDE) and chapter 3 (the Fokker–Planck equation).
 
-Each reference is computed here with the SymPy / vdlib calls of the chapter's solution (the reference
-functions take the exercise's inputs as arguments, so a test can change an input and see the reference
-follow); each numeric tolerance is stated in the message.
+Registered on import (by :mod:`vdlib.book.exercises`): the numbered exercises ``chNN-exK`` and the warm-up
+concept checks ``chNN-wK``. Each reference is computed by the vdlib functions the chapter's solution calls,
+or by a few lines of SymPy, never typed in; functions decorated ``@_reference`` give it to
+:func:`vdlib.book.exercises.reference`. Each numeric tolerance is stated in the check's message.
 """
 from __future__ import annotations
 
@@ -13,19 +12,42 @@ import functools
 import numpy as np
 import sympy as sp
 
-from ._exercise_kit import _array, _choice, _float, _Invalid, _numeric_verdict, _register, _symbolic, _symbolic_verdict, _Wrong
+from .kit import (_array, _choice, _float, _Invalid, _matrix_symbolic, _numeric_verdict, _reference, _register,
+                  _symbolic, _symbolic_verdict, _Wrong)
+
+# ------------------------------------------------------------------------------------------------
+# chapter 2: without replacement
+
+@_reference("ch02-ex1")
+@functools.lru_cache(maxsize=1)
+def _ch02_ex1_ref():
+    from vdlib.theory import sgd
+    from vdlib.theory.regression import make_linear_regression
+
+    small = make_linear_regression(N=40, noise="homoscedastic", seed=3)
+    var = {r: np.diag(sgd.exact_sgd_covariance(small, 0.05, 20, r).sigma) for r in (False, True)}
+    return var[False] / var[True]
 
 
-def _matrix_symbolic(answer, symbols: dict, shape: tuple, what: str) -> sp.Matrix:
-    """A SymPy matrix of the given shape (a row vector is accepted for a column vector)."""
-    expr = _symbolic(answer, symbols, what)
-    if not isinstance(expr, sp.MatrixBase):
-        raise _Invalid(f"expected a {shape[0]}×{shape[1]} SymPy matrix ({what}), got a scalar")
-    if expr.shape != shape and shape[1] == 1 and expr.shape == (1, shape[0]):
-        expr = expr.T
-    if expr.shape != shape:
-        raise _Invalid(f"expected a {shape[0]}×{shape[1]} SymPy matrix ({what}), got shape {expr.shape}")
-    return expr
+@_register("ch02-ex1", "sgd_as_sde_ex1",
+           "the ratio Var(without replacement) / Var(with replacement) of the stationary variances "
+           "(a float, dimensionless, or an array with one ratio per coordinate)")
+def _ch02_ex1(answer):
+    ref = _ch02_ex1_ref()
+    values = np.atleast_1d(np.asarray(answer, dtype=float)) if not isinstance(answer, (str, dict)) else None
+    if values is None or values.ndim != 1 or values.size not in (1, ref.size):
+        raise _Invalid(f"expected a float or {ref.size} ratios, got a {type(answer).__name__}")
+    value = _array(values, values.shape, "variance ratios")
+    target = ref if value.size == ref.size else ref.mean()
+    b, N = 20, 40
+    note = (f"; at this precision 1 − b/N = {1 - b / N:.3f} and (1 − b/N)N/(N − 1) = {(1 - b / N) * N / (N - 1):.3f} "
+            "cannot be told apart: the solution explains which one the population D predicts")
+    return _numeric_verdict(value, target, 0.04, 0.0,
+                            [(1 / target, "your ratio is inverted: divide the variance WITHOUT replacement by the "
+                                          "one WITH replacement"),
+                             (np.ones_like(target), "no difference: did both runs use the same replacement flag?")],
+                            "variance ratio (reference: exact least squares; 4 % is about 3 standard errors of a ratio from 1,000 chains)"
+                            ) + note
 
 
 # ================================================================================================
@@ -215,6 +237,41 @@ def _ch02_ex4(answer):
                                        "diverges earlier: find where second_moment_spectral_radius crosses 1"),
         (ref[::-1], "the order is reversed: list b = 1, 2, 4, 8; the threshold grows with b"),
     ], "η_c(b), b = 1, 2, 4, 8 (brentq on the spectral radius)")
+
+
+# ------------------------------------------------------------------------------------------------
+# chapter 3: the OU steady state
+
+@functools.lru_cache(maxsize=1)
+def _ch03_ex2_ref():
+    beta = sp.Symbol("beta", positive=True)
+    A = sp.Matrix([[1, -1], [1, 2]])
+    D = sp.diag(1, sp.Rational(1, 2))
+
+    def solve(A_, rhs):
+        s11, s12, s22 = sp.symbols("s11 s12 s22")
+        S = sp.Matrix([[s11, s12], [s12, s22]])
+        sol = sp.solve(list(A_ * S + S * A_.T - rhs), [s11, s12, s22], dict=True)[0]
+        return sp.simplify(S.subs(sol))
+    return beta, solve(A, 2 * D / beta), solve(A.T, 2 * D / beta), solve(A, D / beta)
+
+
+_reference("ch03-ex2")(lambda: _ch03_ex2_ref()[1])
+
+
+@_register("ch03-ex2", "fokker_planck_ex2", "Sigma, the 2×2 SymPy matrix solving A Σ + Σ Aᵀ = 2D/β (in terms of beta)")
+def _ch03_ex2(answer):
+    beta, ref, transposed, half = _ch03_ex2_ref()
+    S = _symbolic(answer, {"beta": beta}, "Σ in terms of beta")
+    if not isinstance(S, sp.MatrixBase) or S.shape != (2, 2):
+        raise _Invalid(f"expected a 2×2 matrix, got {type(S).__name__} of shape {getattr(S, 'shape', ())}")
+    if beta not in S.free_symbols:
+        raise _Wrong("Σ must depend on β (it is proportional to 1/β); keep beta symbolic")
+    return _symbolic_verdict(S, ref, [
+        (transposed, "you solved Aᵀ Σ + Σ A = 2D/β: the drift is −Ax, so the equation is A Σ + Σ Aᵀ = 2D/β"),
+        (half, "off by a factor of 2: the right-hand side is 2D/β"),
+        (-ref, "the sign is wrong: a covariance has a positive diagonal"),
+    ], "Σ")
 
 
 # ================================================================================================
