@@ -1,4 +1,6 @@
-"""The exercise checks of chapters 1–12 (vdlib.book.exercises): the chapters' own solutions pass, typical
+"""The first exercise checks of chapters 1–12 (one per chapter or more, the ids in CASES; the warm-ups and the
+other exercises are tested in tests/test_exercises_ch*.py) and the contract of vdlib.book.exercises.check:
+the chapters' own solutions pass, typical
 mistakes get their hint, placeholders are "not attempted", wrong types are "invalid" with what was expected,
 and ``check`` never raises. The chapters' stubs call ``check`` with registered ids and never stop "Run All"."""
 import functools

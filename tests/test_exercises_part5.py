@@ -1,7 +1,8 @@
-"""The exercise checks of Part V (chapters 13, 14 and 16; vdlib.book.exercises.ch13_15 and ch16_17): the chapters' own
-solutions pass, typical mistakes get their hint, placeholders are "not attempted", wrong types are "invalid"
-with what was expected. Chapters 00 and 13–17 have no stub that stops "Run All", and every check they call
-is registered. (The exercises of chapters 00, 15 and 17 have no code stub: a prompt and an executed solution.)"""
+"""The first exercise checks of Part V (ch13-ex2, ch14-ex1..3, ch16-ex1..3; in vdlib.book.exercises.ch13_15
+and ch16_17): the chapters' own solutions pass, typical mistakes get their hint, placeholders are "not
+attempted", wrong types are "invalid" with what was expected. Chapters 00 and 13–17 have no stub that stops
+"Run All", and every check they call is registered. The other checks of these chapters are tested in
+tests/test_exercises_ch00_01.py, test_exercises_ch13_15.py and test_exercises_ch16_17.py."""
 import math
 import re
 
