@@ -142,6 +142,7 @@ def test_course_tables_of_this_book(tmp_path):
     assert len(weeks) == 2 + len(course.WEEKS)
     assert "{numref}`%s <sgd_as_sde_ex1>`" in tables["weeks"]  # shown as "2.1", linked
     assert "sgd_as_sde_w1" not in tables["weeks"]  # the warm-ups are counted, not listed
+    assert "{numref}`toolkit %s <toolkit_ex1>`" in tables["weeks"]  # chapter 0 is unnumbered: "toolkit 1"
     rows = tables["chapters"].splitlines()[2:-1]
     assert len(rows) == len(list((ROOT / "chapters").glob("[0-9][0-9]_*.md")))
     assert all(course.PROFILE_NOTE in r for r in rows)  # no cache: nothing measured

@@ -101,14 +101,21 @@ def exercise_labels(text: str) -> list[str]:
     return [label for label, _ in exercise_blocks(text)]
 
 
-def _assignment(blocks, numbered: bool = False) -> str:
+def _assignment(blocks, numbered: bool = False, unnumbered_chapters: dict[str, str] | None = None) -> str:
     """A week's exercises by difficulty: core and research by label, warm-ups counted.
 
     ``numbered=True`` writes each as a ``{numref}`` role, which the built page shows as the exercise's
-    number ("2.3"), linked to it."""
+    number ("2.3"), linked to it. An unnumbered chapter's exercises are numbered 1, 2, ... on their own:
+    ``unnumbered_chapters`` maps a label prefix (e.g. ``"toolkit_"``) to the name shown before the number."""
+    def ref(label):
+        if not numbered:
+            return f"`{label}`"
+        prefix = next((name + " " for p, name in (unnumbered_chapters or {}).items() if label.startswith(p)), "")
+        return f"{{numref}}`{prefix}%s <{label}>`"
+
     parts = []
     for level in ("core", "research", ""):
-        labels = [f"{{numref}}`%s <{label}>`" if numbered else f"`{label}`" for label, d in blocks if d == level]
+        labels = [ref(label) for label, d in blocks if d == level]
         if labels:
             parts.append(f"{level or 'untagged'}: {', '.join(labels)}")
     warm = sum(d == "warm-up" for _, d in blocks)
@@ -309,7 +316,8 @@ def course_tables(root: Path | str, cache_dir: Path | str | None = None, records
     weeks = ["| week | chapters | theme | exercises to assign | reading |", "|---|---|---|---|---:|"]
     for week, stems, theme in WEEKS:
         ex = _assignment([b for s in stems if s in facts for b in zip(facts[s].exercises, facts[s].difficulties)],
-                         numbered=all(s in in_toc for s in stems if s in facts))
+                         numbered=all(s in in_toc for s in stems if s in facts),
+                         unnumbered_chapters={"toolkit_": "toolkit"})
         read = sum(facts[s].reading_minutes for s in stems if s in facts)
         weeks.append(f"| {week} | {'; '.join(name(s) for s in stems)} | {theme} | {ex or '—'} | "
                      f"{_minutes(read)} |")
