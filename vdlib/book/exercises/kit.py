@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 
 STATUSES = ("not attempted", "correct", "incorrect", "invalid")
-PRINT_WIDTH = 88  # characters per printed line of a verdict
+PRINT_WIDTH = 72  # characters per printed line of a verdict (what the HTML output area shows unscrolled)
 
 
 @dataclass(frozen=True)
