@@ -1,5 +1,7 @@
-"""scripts/check_build.py: a book build counts as complete only with every toc page and no execution report."""
+"""scripts/check_build.py: a book build counts as complete only with every toc page, no execution report,
+and every exercise's solution printing "correct"."""
 import importlib.util
+import json
 
 from conftest import ROOT
 from vdlib.book import toc_files
@@ -35,3 +37,29 @@ def test_missing_page_and_execution_report_fail(tmp_path):
 def test_no_build_at_all(tmp_path):
     (problem,) = check_build.build_problems(tmp_path)
     assert "not built" in problem
+
+
+def _executed(tmp_path, outputs):
+    folder = tmp_path / "jupyter_execute" / "chapters"
+    folder.mkdir(parents=True, exist_ok=True)
+    cells = [{"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": text}]}
+             for text in outputs]
+    (folder / "02_x.ipynb").write_text(json.dumps({"cells": cells}))
+    return tmp_path
+
+
+def test_every_solution_must_print_correct(tmp_path):
+    build = _executed(tmp_path, ["[ch02-w1] not attempted yet (...)\n",
+                                 ["[ch02-w1] correct: factor = 0.333 (reference 0.333,\n", "    tolerance 1e-06)\n"],
+                                 "[ch02-ex1] not attempted yet\n"])
+    assert check_build.solution_problems(build, ["ch02-w1"]) == []
+    (problem,) = check_build.solution_problems(build, ["ch02-w1", "ch02-ex1"])
+    assert "ch02-ex1" in problem and "never printed 'correct'" in problem
+
+
+def test_an_incorrect_or_invalid_verdict_fails(tmp_path):
+    build = _executed(tmp_path, ["[ch02-w1] correct: fine\n[ch02-w2] incorrect: off by a factor of 2\n",
+                                 "[ch02-w2] correct: fine\n"])
+    assert check_build.solution_problems(build, ["ch02-w1", "ch02-w2"]) == ["ch02-w2: a check printed 'incorrect'"]
+    assert check_build.solution_problems(tmp_path / "elsewhere", ["ch02-w1"])[0].startswith("no executed chapters")
+
