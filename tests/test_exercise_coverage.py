@@ -5,12 +5,14 @@
 * each chapter has 2–3 warm-up concept checks, unnumbered, labelled ``<chapter>_wK``, calling
   ``check("chNN-wK", ...)`` inside the block;
 * every id a chapter calls is registered, every registered id is called by its chapter, and every
-  registered id has a case (the solution and a known wrong answer) in a ``tests/test_exercises*.py``.
+  registered id has a case (the solution and a known wrong answer) in a ``tests/test_exercises*.py``;
+* no code cell stops "Run All": none raises ``NotImplementedError`` or is tagged ``raises-exception``.
 """
 from __future__ import annotations
 
 import re
 
+import jupytext
 import pytest
 
 from conftest import ROOT
@@ -78,3 +80,11 @@ def test_every_registered_label_exists_in_its_chapter():
     for ex_id, ex in E.REGISTRY.items():
         path = next(p for p in CHAPTERS if p.name.startswith(ex_id[2:4]))
         assert f":label: {ex.label}" in path.read_text(), (ex_id, ex.label)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_code_cell_stops_run_all(path):
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type == "code":
+            assert "raise NotImplementedError" not in cell.source, f"{path.name}: a stub still raises"
+            assert "raises-exception" not in cell.metadata.get("tags", []), f"{path.name}: a cell is tagged raises-exception"
