@@ -24,13 +24,14 @@ from typing import Callable
 import numpy as np
 import sympy as sp
 
+#: The verdicts a check returns, as ``CheckResult.status``.
 STATUSES = ("not attempted", "correct", "incorrect", "invalid")
 PRINT_WIDTH = 72  # characters per printed line of a verdict (what the HTML output area shows unscrolled)
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What :func:`check` found: ``status`` (one of :data:`STATUSES`) and the printed ``message``."""
+    """What :func:`check` found: ``status`` (one of :data:`~vdlib.book.exercises.kit.STATUSES`) and the printed ``message``."""
 
     exercise: str
     status: str
