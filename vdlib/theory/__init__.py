@@ -6,7 +6,7 @@ notebooks (no plotting, no widgets): every function returns numbers or SymPy obj
 ==========================  ===================================================================
 module                      what is there
 ==========================  ===================================================================
-``vector_calculus``         ∇, ∇·, the (column-wise) matrix divergence: the book's one convention
+``vector_calculus``         ∇, ∇·, the matrix divergence (row by row): the book's one convention
 ``symbolic``                the zero test :func:`~vdlib.theory.symbolic.is_zero`, count moments,
                             Gaussian moments, the FP operator, generator, current, Itô (ch. 01, 03)
 ``minibatch_noise``         Definition 1: D, the exact mini-batch covariance, enumeration, Monte

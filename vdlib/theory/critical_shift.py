@@ -1,7 +1,7 @@
 """Theorem 22: the A-type form of the SGD diffusion, and how far the most likely point moves.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW, Itô Fokker–Planck ∂tρ = −∇·J with the current
-J = bρ − β⁻¹∇·(Dρ), matrix divergence column-wise, (∇·M)_i = Σ_j ∂_j M_ij
+J = bρ − β⁻¹∇·(Dρ), matrix divergence row by row, (∇·M)_i = Σ_j ∂_j M_ij
 (:mod:`vdlib.theory.vector_calculus`). For SGD b = −∇f and
 β⁻¹ = T = η/(2b).
 

@@ -5,7 +5,7 @@ and its Itô Fokker–Planck equation is
 
     ∂tρ = −∇·(bρ) + β⁻¹ Σ_ij ∂i∂j(D_ij ρ) = −∇·𝒥,   𝒥 = bρ − β⁻¹∇·(Dρ),
 
-with the matrix divergence taken column-wise, (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Here 𝒥 is the
+with the matrix divergence taken row by row, (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Here 𝒥 is the
 *probability current* (the paper's J^ss at stationarity, so that j = 𝒥/ρ^ss); the "flux" of the
 opposite sign convention, J = −bρ + β⁻¹∇·(Dρ) with ∂tρ = ∇·J, is −𝒥.
 

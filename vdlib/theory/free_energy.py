@@ -18,7 +18,7 @@ Numerical helpers on a uniform 2-D grid (``indexing="ij"``, central differences)
 :func:`kl_grid`, :func:`free_energy_budget`.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW, b = −∇f, Itô FP ∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)),
-matrix divergence column-wise (:mod:`vdlib.theory.vector_calculus`), j = −∇f + D∇Φ − β⁻¹∇·D (eq. 8),
+matrix divergence row by row (:mod:`vdlib.theory.vector_calculus`), j = −∇f + D∇Φ − β⁻¹∇·D (eq. 8),
 ρ^ss = e^{−βΦ}/Z.
 
 Used in: 05_variational_inference, 09_limit_cycles

@@ -5,7 +5,7 @@ identities it derives, so that ``tests/test_ch04_identities.py`` asserts
 ``sympy.simplify(lhs - rhs) == 0`` on exactly what the reader sees.
 
 Convention (the book's): dx = b dt + √(2β⁻¹D) dW with b = −∇f, Itô Fokker–Planck
-∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)), matrix divergence column-wise, (∇·D)_i = Σ_j ∂_j D_ij
+∂tρ = ∇·(−bρ + β⁻¹∇·(Dρ)), matrix divergence row by row, (∇·D)_i = Σ_j ∂_j D_ij
 (:mod:`vdlib.theory.vector_calculus`).
 The probability current is J = bρ − β⁻¹∇·(Dρ) (:func:`vdlib.theory.symbolic.probability_current`),
 so ∂tρ = −∇·J.

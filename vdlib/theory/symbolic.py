@@ -318,7 +318,7 @@ def gaussian_design_diffusion_formula(Sigma: sp.Matrix, e: sp.Matrix, sigma2) ->
 # the Itô/Stratonovich drift correction and the free-energy functional (d-dimensional, SymPy).
 #
 # Convention (shared with vdlib.theory.fokker_planck): dx = b(x) dt + √(2β⁻¹D(x)) dW, and the matrix
-# divergence is column-wise, (∇·M)_i = Σ_j ∂_j M_ij (vdlib.theory.vector_calculus).  ``drift`` is a
+# divergence is taken row by row, (∇·M)_i = Σ_j ∂_j M_ij (vdlib.theory.vector_calculus).  ``drift`` is a
 # d-vector (list or sympy Matrix), ``D`` a d×d SymPy matrix (a scalar is allowed in 1-D), ``xs`` the
 # list of coordinates.
 # ---------------------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def fp_operator(rho, drift, D, beta, xs) -> sp.Expr:
     """The Fokker–Planck (forward) operator L*ρ = −∇·(bρ) + β⁻¹ Σ_ij ∂_i∂_j(D_ij ρ) = −∇·J.
 
     ∂tρ = L*ρ is the paper's (FP) with b = −∇f; L* is the L²-adjoint of :func:`generator`.
-    Matrix divergence column-wise: (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Used in: 03_fokker_planck
+    Matrix divergence row by row: (∇·(Dρ))_i = Σ_j ∂_j(D_ij ρ). Used in: 03_fokker_planck
     """
     return -divergence(probability_current(rho, drift, D, beta, xs), xs)
 

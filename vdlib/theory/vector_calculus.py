@@ -6,7 +6,7 @@ vectors (a ``sympy.Matrix``, or a list/tuple of components); a matrix field is a
 
 * :func:`gradient`: ∇φ, the column vector (∂_1φ, …, ∂_dφ);
 * :func:`divergence`: ∇·v = Σ_i ∂_i v_i;
-* :func:`matrix_divergence`: the divergence of a matrix field, taken **column-wise**:
+* :func:`matrix_divergence`: the divergence of a matrix field, taken **row by row**:
 
       (∇·M)_i = Σ_j ∂_j M_ij ,
 
@@ -68,7 +68,7 @@ def divergence(v, xs) -> sp.Expr:
 
 
 def matrix_divergence(M, xs) -> sp.Matrix:
-    """The column-wise matrix divergence (∇·M)_i = Σ_j ∂_j M_ij (the book's convention, see the module
+    """The matrix divergence taken row by row, (∇·M)_i = Σ_j ∂_j M_ij (the book's convention, see the module
     docstring), as a column vector."""
     xs = coordinates(xs)
     M = as_matrix(M, len(xs), "M")
