@@ -20,7 +20,6 @@ Skips without Chromium or Playwright unless ``VDLIB_REQUIRE_BROWSER=1``. About 1
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import re
@@ -34,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from helpers.browser import CHROMIUM_ARGS, CHROMIUM_INSTALL_HINT, find_chromium
+from helpers.browser import CHROMIUM_ARGS, chromium_or_skip
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHAPTERS = tuple(sorted(p.name for p in (ROOT / "chapters").glob("[01][0-9]_*.md")))
@@ -44,12 +43,6 @@ START_S = 120       # JupyterLab server and front-end start
 RUN_ALL_S = 300     # one chapter's Run All under the ci profile (about 30-60 s on a busy 2-core machine)
 REDRAW_S = 120      # one panel redraw after a slider move
 NOT_COPIED = {"chapters", ".git", ".venv", ".ipynb_checkpoints", "test-artifacts"}
-
-
-def _skip_or_fail(msg: str):
-    if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
-        pytest.fail(msg + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
-    pytest.skip(msg)
 
 
 def _free_port() -> int:
@@ -71,14 +64,7 @@ def _write_settings(folder: Path) -> None:
 
 @pytest.fixture(scope="module")
 def chromium():
-    path = find_chromium()
-    if path is None:
-        _skip_or_fail(f"no Chromium found: {CHROMIUM_INSTALL_HINT}")
-    try:
-        importlib.import_module("playwright.sync_api")
-    except ImportError:
-        _skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
-    return path
+    return chromium_or_skip()
 
 
 @pytest.fixture(scope="module")

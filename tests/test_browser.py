@@ -21,7 +21,6 @@ Takes about a minute: the book is executed from scratch under the ci profile.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import re
 from pathlib import Path
@@ -30,11 +29,10 @@ import pytest
 
 from helpers.browser import (
     CHROMIUM_ARGS,
-    CHROMIUM_INSTALL_HINT,
     WIDGET_VIEW_MIME,
     PageRecord,
     build_book,
-    find_chromium,
+    chromium_or_skip,
     is_local,
     load_problems,
     math_problems,
@@ -63,24 +61,9 @@ def test_toc_is_readable():
     assert ENTRIES, f"no pages in {BOOK_ROOT / '_toc.yml'}"
 
 
-def skip_or_fail(msg: str):
-    """Skip on a machine without a browser; fail where one is required (CI sets VDLIB_REQUIRE_BROWSER=1)."""
-    if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
-        pytest.fail(msg + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
-    pytest.skip(msg)
-
-
 @pytest.fixture(scope="session")
 def chromium_path():
-    path = find_chromium()
-    if path is None:
-        where = f"$CHROMIUM={os.environ['CHROMIUM']} does not exist" if os.environ.get("CHROMIUM") else "no Chromium found"
-        skip_or_fail(f"{where}: {CHROMIUM_INSTALL_HINT}")
-    try:
-        importlib.import_module("playwright.sync_api")
-    except ImportError:
-        skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
-    return path
+    return chromium_or_skip()
 
 
 @pytest.fixture(scope="session")

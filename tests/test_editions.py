@@ -10,7 +10,6 @@ Environment: VDLIB_REQUIRE_BROWSER=1 fails instead of skipping when Chromium/Pla
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -194,23 +193,10 @@ def test_student_edition_reuses_the_execution_cache(editions):
     assert "Using cached notebook" in editions["student_log"]
 
 
-def _browser_or_skip():
-    from helpers.browser import CHROMIUM_INSTALL_HINT, find_chromium
-
-    chromium = find_chromium()
-    if importlib.util.find_spec("playwright") is None:
-        chromium, why = None, "the playwright package is missing: pip install -e '.[test]'"
-    else:
-        why = f"no Chromium found: {CHROMIUM_INSTALL_HINT}"
-    if chromium is None:
-        if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
-            pytest.fail(why + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
-        pytest.skip(why)
-    return chromium
-
-
 def test_pdf_of_the_fixture_book(editions):
-    _browser_or_skip()
+    from helpers.browser import chromium_or_skip
+
+    chromium_or_skip()
     root = editions["root"]
     build(root, None, "instructor", builder="singlehtml")
     pdf = root / "_build" / "pdf" / "book.pdf"

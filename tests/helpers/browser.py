@@ -1,10 +1,11 @@
-"""Helpers for tests/test_browser.py: build the book, find Chromium, inspect one built page.
+"""Helpers for the browser tests: build the book, find Chromium (or skip), inspect one built page.
 
 The page inspection runs in the browser (JavaScript below) and returns plain data; the checks on
 that data are Python functions that return a list of readable problems (empty = the page is fine).
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -109,6 +110,28 @@ def find_chromium() -> str | None:
         if shutil.which(name):
             return shutil.which(name)
     return None
+
+
+def skip_or_fail(msg: str):
+    """Skip on a machine without a browser; fail where one is required (CI sets VDLIB_REQUIRE_BROWSER=1)."""
+    import pytest
+
+    if os.environ.get("VDLIB_REQUIRE_BROWSER") == "1":
+        pytest.fail(msg + " (VDLIB_REQUIRE_BROWSER=1 is set)", pytrace=False)
+    pytest.skip(msg)
+
+
+def chromium_or_skip() -> str:
+    """Chromium's path, with Playwright importable; otherwise :func:`skip_or_fail` saying what is missing."""
+    path = find_chromium()
+    if path is None:
+        where = f"$CHROMIUM={os.environ['CHROMIUM']} does not exist" if os.environ.get("CHROMIUM") else "no Chromium found"
+        skip_or_fail(f"{where}: {CHROMIUM_INSTALL_HINT}")
+    try:
+        importlib.import_module("playwright.sync_api")
+    except ImportError:
+        skip_or_fail("the playwright package is missing: pip install -e '.[test]'")
+    return path
 
 
 def is_local(url: str) -> bool:
